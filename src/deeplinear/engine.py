@@ -1,0 +1,274 @@
+r"""Batched full-batch gradient descent for deep linear networks.
+
+A deep linear network has weights :math:`W_1, \dots, W_L` and end-to-end map
+:math:`\beta = s\, W_L \cdots W_1` (``k x d``). On data ``X`` (``n x d``, samples as rows),
+``Y`` (``n x k``) the loss is
+
+.. math:: \ell(W) = \tfrac{w}{2} \lVert X \beta^\top - Y \rVert_F^2,
+
+with a weight ``w`` (``1`` for a sum, ``1/n`` for a mean). With :math:`G = w R^\top X`,
+:math:`R = X\beta^\top - Y`, the hand-derived gradients are
+
+.. math:: \partial \ell / \partial W_i = s\, (W_L \cdots W_{i+1})^\top\, G\, (W_{i-1} \cdots W_1)^\top.
+
+Every tensor carries a leading ensemble axis ``E`` (seeds, initialisations, cells of the same
+shape), so one step of the whole ensemble is one batch of matrix products: no Python loop over
+members. No autograd graph is built. Each member stops at its own target loss (it is masked,
+its weights frozen), and a non-finite or exploding loss marks the member ``diverged`` and freezes
+it: divergence is data, not an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+STATUS_CONVERGED = "converged"
+STATUS_CAPPED = "capped"
+STATUS_DIVERGED = "diverged"
+STATUS_CODES = {STATUS_CAPPED: 0, STATUS_CONVERGED: 1, STATUS_DIVERGED: 2}
+STATUS_FLAG_MEANINGS = "capped converged diverged"
+
+MetricsFn = Callable[[list[Tensor], Tensor], dict[str, Tensor]]
+
+
+@dataclass
+class Regression:
+    """Least-squares data batched over the ensemble: ``X`` (E|1, n, d), ``Y`` (E|1, n, k).
+
+    A leading axis of size 1 is broadcast over the ensemble without copying.
+    """
+
+    X: Tensor
+    Y: Tensor
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.X.ndim != 3 or self.Y.ndim != 3:
+            raise ValueError("X and Y need shape (ensemble|1, n, d) and (ensemble|1, n, k)")
+        if self.X.shape[1] != self.Y.shape[1]:
+            raise ValueError(f"X has {self.X.shape[1]} samples but Y has {self.Y.shape[1]}")
+
+
+@dataclass
+class TrainingResult:
+    """What :func:`train` records: metrics at logged steps and each member's fate."""
+
+    steps: np.ndarray  # (n_log,) logged GD steps
+    metrics: dict[str, np.ndarray]  # name -> (n_log, E, ...)
+    status: np.ndarray  # (E,) int codes, see STATUS_CODES
+    stop_step: np.ndarray  # (E,) step at which the member converged/diverged, else the cap
+    weights: list[Tensor] = field(repr=False)  # final weights
+
+
+def log_spaced_steps(total: int, count: int) -> np.ndarray:
+    """About ``count`` integer steps in ``[0, total]``, log-spaced, always containing 0 and ``total``."""
+    if total < 0 or count < 2:
+        raise ValueError("need total >= 0 and count >= 2")
+    if total == 0:
+        return np.array([0])
+    inner = np.unique(np.round(np.geomspace(1, total, count - 1)).astype(np.int64))
+    return np.unique(np.concatenate([[0], inner, [total]]))
+
+
+def end_to_end(weights: Sequence[Tensor], scale: float = 1.0) -> Tensor:
+    """End-to-end matrix ``beta = scale * W_L ... W_1``, shape (E, k, d)."""
+    beta = weights[0]
+    for w in weights[1:]:
+        beta = w @ beta
+    return beta * scale if scale != 1.0 else beta
+
+
+def residual(beta: Tensor, data: Regression) -> Tensor:
+    """``R = X beta^T - Y``, shape (E, n, k)."""
+    return data.X @ beta.transpose(-1, -2) - data.Y
+
+
+def loss_from_residual(res: Tensor, weight: float = 1.0) -> Tensor:
+    """``(w/2) ||R||_F^2`` per member, shape (E,)."""
+    return 0.5 * weight * res.square().sum(dim=(-2, -1))
+
+
+def gradient_factors(weights: Sequence[Tensor], G: Tensor, scale: float = 1.0) -> list[tuple[Tensor | None, Tensor]]:
+    r"""Each layer's gradient as a product of two thin factors, ``dl/dW_i = left_i @ right_i``.
+
+    :math:`\partial\ell/\partial W_i = s\,(W_L\cdots W_{i+1})^\top G\,(W_{i-1}\cdots W_1)^\top`
+    has rank at most ``k`` (the output dimension): ``left_i`` (E, m_i, k) is the transposed
+    suffix product (``None`` for the top layer, meaning the identity) and ``right_i``
+    (E, k, m_{i-1}) is ``s G`` times the transposed prefix product. Updates apply the factors
+    with one fused ``baddbmm`` and never materialise the gradient; prefix and suffix products
+    are built once, so a step costs ``O(L)`` batched products.
+    """
+    n_layers = len(weights)
+    right = G * scale if scale != 1.0 else G
+    prefix: Tensor | None = None  # W_{i-1} ... W_1, None = identity
+    rights = []
+    for i in range(n_layers):
+        rights.append(right if prefix is None else right @ prefix.transpose(-1, -2))
+        prefix = weights[i] if prefix is None else weights[i] @ prefix
+    suffix: Tensor | None = None  # W_L ... W_{i+1}, None = identity
+    lefts: list[Tensor | None] = [None] * n_layers
+    for i in range(n_layers - 1, -1, -1):
+        lefts[i] = None if suffix is None else suffix.transpose(-1, -2)
+        suffix = weights[i] if suffix is None else suffix @ weights[i]
+    return list(zip(lefts, rights, strict=True))
+
+
+def gradients(weights: Sequence[Tensor], G: Tensor, scale: float = 1.0) -> list[Tensor]:
+    r"""Materialised gradients :math:`s (W_L\cdots W_{i+1})^\top G (W_{i-1}\cdots W_1)^\top`.
+
+    ``G`` is :math:`\partial\ell/\partial\beta` (E, k, d). For checks and small problems; the
+    training loop uses :func:`gradient_factors`.
+    """
+    return [right if left is None else left @ right for left, right in gradient_factors(weights, G, scale)]
+
+
+def factored_norm_sq(left: Tensor | None, right: Tensor) -> Tensor:
+    r""":math:`\lVert AB\rVert_F^2 = \mathrm{tr}(A^\top A\, B B^\top)` from the thin factors, per member."""
+    if left is None:
+        return right.square().sum(dim=(-2, -1))
+    gram_left = left.transpose(-1, -2) @ left
+    gram_right = right @ right.transpose(-1, -2)
+    return (gram_left * gram_right).sum(dim=(-2, -1))
+
+
+def _loss_and_factors(
+    weights: Sequence[Tensor], data: Regression, scale: float
+) -> tuple[Tensor, list[tuple[Tensor | None, Tensor]], Tensor]:
+    beta = end_to_end(weights, scale)
+    res = residual(beta, data)
+    G = data.weight * (res.transpose(-1, -2) @ data.X)
+    return loss_from_residual(res, data.weight), gradient_factors(weights, G, scale), beta
+
+
+def loss_and_gradients(
+    weights: Sequence[Tensor], data: Regression, scale: float = 1.0
+) -> tuple[Tensor, list[Tensor], Tensor]:
+    """Loss (E,), the materialised layer gradients and ``beta`` at the current weights."""
+    loss, factors, beta = _loss_and_factors(weights, data, scale)
+    return loss, [r if left is None else left @ r for left, r in factors], beta
+
+
+def train(
+    weights: Sequence[Tensor],
+    data: Regression,
+    lr: float | Sequence[float],
+    steps: int,
+    *,
+    scale: float = 1.0,
+    log_steps: np.ndarray | None = None,
+    target_loss: float | Tensor | None = None,
+    divergence_factor: float = 1e8,
+    metrics_fn: MetricsFn | None = None,
+    progress: bool | str = False,
+    check_every: int = 256,
+) -> TrainingResult:
+    """Run full-batch GD ``W_i <- W_i - lr_i * dl/dW_i`` on every ensemble member at once.
+
+    Args:
+        weights: ``W_1..W_L``, each (E, out, in); not modified (copies are trained).
+        data: the regression problem, broadcast over the ensemble.
+        lr: one step size, or one per layer (e.g. muP-type per-layer rates).
+        steps: the step cap.
+        scale: the constant ``s`` in ``beta = s W_L ... W_1``.
+        log_steps: steps at which metrics are recorded (default: 60 log-spaced steps).
+        target_loss: a member stops (is frozen) once its loss is ``<=`` this; scalar or (E,).
+        divergence_factor: a member whose loss exceeds this multiple of its initial loss, or
+            is not finite, is marked diverged and frozen.
+        metrics_fn: extra metrics ``f(weights, beta) -> {name: (E, ...) tensor}``.
+        progress: show a progress bar (a string is used as its description).
+        check_every: how often (in steps) to test whether every member has stopped.
+
+    Returns:
+        A :class:`TrainingResult`. Recorded at each logged step, before that step's update:
+        ``loss``, ``grad_norm_sq`` (``sum_i ||dl/dW_i||^2``, i.e. ``-dl/dt`` under gradient
+        flow) and the extra metrics. Frozen members keep their last values.
+    """
+    ws = [w.clone().contiguous() for w in weights]
+    n_members = ws[0].shape[0]
+    device = ws[0].device
+    lrs = [float(lr)] * len(ws) if np.isscalar(lr) else [float(x) for x in lr]
+    if len(lrs) != len(ws):
+        raise ValueError(f"{len(lrs)} learning rates for {len(ws)} layers")
+    log_steps = log_spaced_steps(steps, 60) if log_steps is None else np.asarray(log_steps)
+    if log_steps.min() < 0 or log_steps.max() > steps:
+        raise ValueError("log_steps must lie in [0, steps]")
+    log_set = set(int(s) for s in log_steps)
+    target = None
+    if target_loss is not None:
+        target = torch.as_tensor(target_loss, dtype=ws[0].dtype, device=device).expand(n_members)
+
+    active = torch.ones(n_members, dtype=torch.bool, device=device)
+    diverged = torch.zeros_like(active)
+    converged = torch.zeros_like(active)
+    stop_step = torch.full((n_members,), steps, dtype=torch.int64, device=device)
+    loss0: Tensor | None = None
+    records: dict[str, list[Tensor]] = {}
+    logged: list[int] = []
+    bar = tqdm(
+        total=steps,
+        desc=progress if isinstance(progress, str) else "GD",
+        disable=not progress,
+        mininterval=2.0,
+        unit="step",
+    )
+
+    def record(step: int, loss: Tensor, factors: list, beta: Tensor) -> None:
+        values = {"loss": loss, "grad_norm_sq": sum(factored_norm_sq(a, b) for a, b in factors)}
+        if metrics_fn is not None:
+            values.update(metrics_fn(ws, beta))
+        for name, value in values.items():
+            records.setdefault(name, []).append(value.detach().clone())
+        logged.append(step)
+
+    step = 0
+    for step in range(steps + 1):
+        loss, factors, beta = _loss_and_factors(ws, data, scale)
+        if loss0 is None:
+            loss0 = loss.clone().clamp_min(torch.finfo(loss.dtype).tiny)
+        bad = ~torch.isfinite(loss) | (loss > divergence_factor * loss0)
+        newly_diverged = active & bad
+        newly_converged = active & ~bad & (loss <= target) if target is not None else torch.zeros_like(active)
+        stop_step = torch.where(newly_diverged | newly_converged, step, stop_step)
+        diverged |= newly_diverged
+        converged |= newly_converged
+        active &= ~(newly_diverged | newly_converged)
+        if step in log_set:
+            record(step, loss, factors, beta)
+        if step == steps:
+            break
+        if (step % check_every == 0 or step in log_set) and not bool(active.any()):
+            # Every member is frozen: the remaining logged values equal the last ones.
+            for later in sorted(s for s in log_set if s > step):
+                for values in records.values():
+                    values.append(values[-1])
+                logged.append(later)
+            break
+        mask = active.view(-1, 1, 1)
+        for w, (left, right), lr_i in zip(ws, factors, lrs, strict=True):
+            # frozen members get a zero update; where() also keeps a non-finite factor out
+            right = torch.where(mask, right, 0.0)
+            if left is None:
+                w.sub_(right, alpha=lr_i)
+            else:
+                w.baddbmm_(left, right, alpha=-lr_i)
+        if step % 512 == 0:
+            bar.update(min(512, steps - bar.n))
+    bar.update(steps - bar.n)
+    bar.close()
+
+    status = torch.full((n_members,), STATUS_CODES[STATUS_CAPPED], dtype=torch.int8)
+    status[converged.cpu()] = STATUS_CODES[STATUS_CONVERGED]
+    status[diverged.cpu()] = STATUS_CODES[STATUS_DIVERGED]
+    return TrainingResult(
+        steps=np.asarray(logged, dtype=np.int64),
+        metrics={k: torch.stack(v).cpu().numpy() for k, v in records.items()},
+        status=status.numpy(),
+        stop_step=stop_step.cpu().numpy(),
+        weights=ws,
+    )

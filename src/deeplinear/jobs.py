@@ -1,0 +1,135 @@
+"""From a validated config to the table of jobs, and running one job, one claim check, one figure.
+
+These functions are what the workflow scripts and the command line call; they take plain values,
+so every number a job uses is visible in Snakemake's ``params:`` and in the dataset's attrs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deeplinear import NUMERICS_VERSION, claims, dataset, plotting, registry, seeding
+from deeplinear.devices import configure_threads, device_description, resolve_device, set_deterministic
+
+#: Config keys shared by every job (the rest of a job's params come from its paper section).
+GLOBAL_KEYS = ("base_seed", "device")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One experiment job: where it sits and the resolved params it runs with."""
+
+    kind: str
+    paper: str
+    experiment: str
+    case: str
+    params: dict[str, Any]
+
+
+def papers_in(config: Mapping[str, Any]) -> list[str]:
+    """The papers the config asks for, in config order."""
+    return list(config["papers"])
+
+
+def scale_section(config: Mapping[str, Any], paper: str) -> Mapping[str, Any]:
+    """The paper's config section at the selected scale (``config[paper][config['scale']]``)."""
+    scale = config["scale"]
+    try:
+        return config[paper][scale]
+    except KeyError as exc:
+        raise KeyError(f"config has no section {paper}.{scale} (scale={scale!r})") from exc
+
+
+def job_table(config: Mapping[str, Any]) -> dict[tuple[str, str, str], Job]:
+    """Every job of the selected papers: ``(paper, experiment, case) -> Job``."""
+    table: dict[tuple[str, str, str], Job] = {}
+    for paper_key in papers_in(config):
+        paper = registry.paper(paper_key)
+        section = scale_section(config, paper_key)
+        for name, exp in paper.experiments.items():
+            for case, case_params in exp.cases(section[name]).items():
+                params = dict(case_params)
+                params.update({k: config[k] for k in GLOBAL_KEYS})
+                params["numerics_version"] = NUMERICS_VERSION
+                table[(paper_key, name, case)] = Job(exp.kind, paper_key, name, case, params)
+    return table
+
+
+def run_job(
+    job: Job,
+    output: str | Path,
+    *,
+    threads: int | None = None,
+    progress: bool = False,
+    rule: str = "",
+    wildcards: Mapping[str, str] | None = None,
+) -> Path:
+    """Run one experiment job and write its dataset (with provenance) atomically to ``output``."""
+    configure_threads(threads)
+    set_deterministic()
+    exp = registry.experiment(job.paper, job.experiment)
+    paper = registry.paper(job.paper)
+    device = resolve_device(job.params["device"])
+    ctx = registry.JobContext(job.paper, job.experiment, job.case, job.params, progress)
+    ds = exp.run(ctx)
+    ds.attrs.update(
+        dataset.provenance_attrs(
+            paper=job.paper,
+            experiment=job.experiment,
+            case=job.case,
+            params=job.params,
+            device=device_description(device),
+            seeds=seeding.stream_record(
+                job.params["base_seed"], job.paper, job.case, job.params.get("width", 0),
+                range(job.params.get("n_seeds", 1)),
+            ),
+            references=paper.reference,
+            title=f"{paper.title}: {job.experiment} ({exp.description})",
+            rule=rule,
+            wildcards=wildcards,
+        )
+    )
+    return dataset.write_dataset(ds, output)
+
+
+def combine(inputs: Sequence[str | Path], output: str | Path) -> Path:
+    """Combine one experiment's per-job datasets into ``output``."""
+    return dataset.write_dataset(dataset.combine_cases(inputs), output)
+
+
+def check_paper_claims(paper_key: str, inputs: Mapping[str, str | Path], output: str | Path) -> list[claims.Claim]:
+    """Run a paper's claim checks on its combined datasets (``experiment -> path``); write JSON."""
+    paper = registry.paper(paper_key)
+    missing = sorted(set(paper.experiments) - set(inputs))
+    if missing:
+        raise KeyError(f"claims of {paper_key} need datasets for experiments {missing}")
+    datasets = {name: dataset.read_dataset(path) for name, path in inputs.items()}
+    records = paper.check_claims(datasets)
+    claims.write_claims_json(records, output)
+    return records
+
+
+def gather_claims(inputs: Sequence[str | Path], output: str | Path) -> list[claims.Claim]:
+    """Concatenate per-paper claim JSON files into one CSV table."""
+    records = [c for path in inputs for c in claims.read_claims_json(path)]
+    claims.write_claims_csv(records, output)
+    return records
+
+
+def make_figure(paper_key: str, figure: str, inputs: Mapping[str, str | Path], outputs: Sequence[str | Path]) -> None:
+    """Plot one registered figure from its combined datasets and save it to every output path."""
+    paper = registry.paper(paper_key)
+    if figure not in paper.figures:
+        raise KeyError(f"paper {paper_key!r} has no figure {figure!r}; it has {sorted(paper.figures)}")
+    spec = paper.figures[figure]
+    datasets = {name: dataset.read_dataset(inputs[name]) for name in spec.experiments}
+    plotting.save_figure(spec.plot(datasets), outputs)
+
+
+def params_json(job: Job) -> str:
+    """The job's params as canonical JSON (what the rule passes and the dataset records)."""
+    return json.dumps(job.params, sort_keys=True)

@@ -1,0 +1,1 @@
+"""One module per reproduced paper; see :mod:`deeplinear.registry` for the shape they share."""

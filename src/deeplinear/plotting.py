@@ -1,0 +1,33 @@
+"""Shared figure helpers. Plotting functions take Datasets and return Figures; no numerics here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are files; never open a window (also on a cluster node)
+import matplotlib.pyplot as plt  # noqa: E402
+
+#: Fixed metadata so the same data give byte-identical PDFs and PNGs.
+PDF_METADATA = {"CreationDate": None, "ModDate": None, "Producer": "deeplinear", "Creator": "deeplinear"}
+PNG_METADATA = {"Software": "deeplinear"}
+
+
+def colors(n: int) -> list:
+    """``n`` distinguishable colours from the default cycle (viridis beyond ten)."""
+    if n <= 10:
+        return [f"C{i}" for i in range(n)]
+    return list(plt.cm.viridis([i / max(1, n - 1) for i in range(n)]))
+
+
+def save_figure(fig, paths: list[str | Path]) -> None:
+    """Save ``fig`` to each path (format from the suffix), atomically, then close it."""
+    for path in map(Path, paths):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+        metadata = PDF_METADATA if path.suffix == ".pdf" else PNG_METADATA if path.suffix == ".png" else None
+        fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata=metadata)
+        os.replace(tmp, path)
+    plt.close(fig)

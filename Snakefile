@@ -1,0 +1,32 @@
+# Reproduction pipeline for theory papers on deep linear networks.
+# `snakemake --cores all` builds every dataset, claim check and figure of config.yaml;
+# see README.md for single figures, paper scale and clusters.
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/width_scaling.smk"
+include: "workflow/rules/combine.smk"
+include: "workflow/rules/claims.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        "results/claims.csv",
+        all_figure_files(),
+    default_target: True

@@ -1,0 +1,92 @@
+# Shared definitions: the job table built from the validated config, path patterns, wildcard
+# constraints and the input functions the rules use. All logic lives in the deeplinear package.
+from deeplinear import jobs, registry
+
+
+JOBS = jobs.job_table(config)
+PAPERS = jobs.papers_in(config)
+
+
+wildcard_constraints:
+    kind="|".join(registry.KINDS),
+    paper="|".join(registry.PAPER_MODULES),
+    experiment=r"[a-z][a-z0-9_]*",
+    case=r"[A-Za-z0-9][A-Za-z0-9_.\-]*",
+    figure=r"[a-z][a-z0-9_]*",
+
+
+# Path patterns, the single place where result locations are spelled out.
+JOB_NC = "results/{kind}/{paper}/{experiment}/{case}.nc"
+EXPERIMENT_NC = "results/{kind}/{paper}/{experiment}.nc"
+CLAIMS_JSON = "results/claims/{paper}.json"
+FIGURE_FILE = "figures/{paper}/{figure}.{ext}"
+FIGURE_EXTS = ("pdf", "png")
+
+
+def job_params(wildcards):
+    """The resolved params of one experiment job (every number it uses)."""
+    key = (wildcards.paper, wildcards.experiment, wildcards.case)
+    if key not in JOBS:
+        raise ValueError(f"no job {'/'.join(key)} in the config (scale={config['scale']})")
+    return JOBS[key].params
+
+
+def experiment_kind(paper, experiment):
+    return registry.experiment(paper, experiment).kind
+
+
+def experiment_job_files(wildcards):
+    """The per-job datasets that one experiment combines."""
+    cases = [
+        case
+        for (paper, experiment, case) in JOBS
+        if (paper, experiment) == (wildcards.paper, wildcards.experiment)
+    ]
+    return expand(
+        JOB_NC,
+        kind=wildcards.kind,
+        paper=wildcards.paper,
+        experiment=wildcards.experiment,
+        case=cases,
+    )
+
+
+def experiment_files(paper, experiments):
+    """``{experiment: combined dataset path}`` for the given experiments of a paper."""
+    return {
+        name: EXPERIMENT_NC.format(
+            kind=experiment_kind(paper, name), paper=paper, experiment=name
+        )
+        for name in experiments
+    }
+
+
+def paper_datasets(wildcards):
+    """All combined datasets of a paper, named by experiment (for its claims)."""
+    return experiment_files(
+        wildcards.paper, registry.paper(wildcards.paper).experiments
+    )
+
+
+def figure_datasets(wildcards):
+    """The combined datasets one figure reads, named by experiment."""
+    spec = registry.paper(wildcards.paper).figures[wildcards.figure]
+    return experiment_files(wildcards.paper, spec.experiments)
+
+
+def figure_caption(wildcards):
+    return registry.paper(wildcards.paper).figures[wildcards.figure].caption
+
+
+def figure_files(paper, figure):
+    """The PDF and PNG of one figure (what a named figure target asks for)."""
+    return expand(FIGURE_FILE, paper=paper, figure=figure, ext=FIGURE_EXTS)
+
+
+def all_figure_files():
+    return [
+        path
+        for paper in PAPERS
+        for figure in registry.paper(paper).figures
+        for path in figure_files(paper, figure)
+    ]

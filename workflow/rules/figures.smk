@@ -1,0 +1,38 @@
+# Figures: one generic rule draws any registered figure from its combined datasets; below it,
+# one named target per figure, e.g. `snakemake --cores 2 min2021_implicit_bias`.
+
+
+rule figure:
+    input:
+        unpack(figure_datasets),
+    output:
+        pdf="figures/{paper}/{figure}.pdf",
+        png=report(
+            "figures/{paper}/{figure}.png",
+            caption="../report/figure.rst",
+            category="{paper}",
+            labels={"paper": "{paper}", "figure": "{figure}"},
+        ),
+    params:
+        caption=figure_caption,
+    log:
+        "results/logs/figures/{paper}/{figure}.log",
+    threads: 1
+    localrule: True
+    script:
+        "../scripts/make_figure.py"
+
+
+# ---- P3. Min et al. (2021) ----
+
+
+rule min2021_imbalance:
+    input:
+        figure_files("min2021", "imbalance"),
+    localrule: True
+
+
+rule min2021_implicit_bias:
+    input:
+        figure_files("min2021", "implicit_bias"),
+    localrule: True

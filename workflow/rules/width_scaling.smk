@@ -1,0 +1,18 @@
+# Width-scaling experiments (P1, P3, P5): one job per grid case, one NetCDF file per job.
+
+
+rule width_scaling:
+    output:
+        "results/width_scaling/{paper}/{experiment}/{case}.nc",
+    params:
+        job=job_params,
+    log:
+        "results/logs/width_scaling/{paper}/{experiment}/{case}.log",
+    benchmark:
+        "results/benchmarks/width_scaling/{paper}/{experiment}/{case}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    script:
+        "../scripts/run_experiment.py"

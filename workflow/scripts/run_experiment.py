@@ -1,0 +1,12 @@
+"""Snakemake adapter: run one experiment job. Outside Snakemake use `python -m deeplinear run`."""
+
+from deeplinear import jobs
+from deeplinear.logs import job_log
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job_log(sm.log[0]) as log:
+    w = sm.wildcards
+    job = jobs.Job(sm.rule, w.paper, w.experiment, w.case, dict(sm.params.job))
+    log.info("running %s/%s/%s with params %s", w.paper, w.experiment, w.case, jobs.params_json(job))
+    jobs.run_job(job, sm.output[0], threads=sm.threads, progress=True, rule=sm.rule, wildcards=dict(w))
+    log.info("wrote %s", sm.output[0])

@@ -1,10 +1,8 @@
 # Reproduction pipeline for theory papers on deep linear networks.
 # `snakemake --cores all` builds every dataset, claim check and figure of config.yaml;
 # see README.md for single figures, paper scale and clusters.
-from pathlib import Path
 
 from snakemake.utils import min_version, validate
-
 
 min_version("9.0")
 
@@ -26,7 +24,7 @@ include: "workflow/rules/figures.smk"
 
 
 rule all:
+    default_target: True
     input:
         "results/claims.csv",
         all_figure_files(),
-    default_target: True

@@ -84,7 +84,10 @@ def run_job(
             params=job.params,
             device=device_description(device),
             seeds=seeding.stream_record(
-                job.params["base_seed"], job.paper, job.case, job.params.get("width", 0),
+                job.params["base_seed"],
+                job.paper,
+                job.case,
+                job.params.get("width", 0),
                 range(job.params.get("n_seeds", 1)),
             ),
             references=paper.reference,

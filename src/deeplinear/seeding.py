@@ -16,9 +16,7 @@ def _label_key(label: str) -> int:
     return zlib.crc32(label.encode("utf-8"))
 
 
-def seed_sequence(
-    base_seed: int, paper: str, case: str, width: int = 0, seed_index: int = 0
-) -> np.random.SeedSequence:
+def seed_sequence(base_seed: int, paper: str, case: str, width: int = 0, seed_index: int = 0) -> np.random.SeedSequence:
     """SeedSequence for one stream, keyed by ``(paper, case, width, seed_index)``.
 
     ``spawn_key = (crc32(paper), crc32(case), width, seed_index)`` under ``entropy = base_seed``.

@@ -6,18 +6,20 @@ rule paper_claims:
     input:
         unpack(paper_datasets),
     output:
-        "results/claims/{paper}.json",
+        CLAIMS_JSON,
     log:
         "results/logs/claims/{paper}.log",
-    threads: 1
     localrule: True
+    conda:
+        "../../environment.yml"
+    threads: 1
     script:
         "../scripts/check_claims.py"
 
 
 rule claims_table:
     input:
-        expand("results/claims/{paper}.json", paper=PAPERS),
+        expand(CLAIMS_JSON, paper=PAPERS),
     output:
         report(
             "results/claims.csv",
@@ -26,7 +28,9 @@ rule claims_table:
         ),
     log:
         "results/logs/claims/claims_table.log",
-    threads: 1
     localrule: True
+    conda:
+        "../../environment.yml"
+    threads: 1
     script:
         "../scripts/gather_claims.py"

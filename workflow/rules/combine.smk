@@ -5,12 +5,14 @@ rule combine_experiment:
     input:
         experiment_job_files,
     output:
-        "results/{kind}/{paper}/{experiment}.nc",
+        EXPERIMENT_NC,
     log:
         "results/logs/combine/{kind}/{paper}/{experiment}.log",
     benchmark:
         "results/benchmarks/combine/{kind}/{paper}/{experiment}.tsv"
-    threads: 1
     localrule: True
+    conda:
+        "../../environment.yml"
+    threads: 1
     script:
         "../scripts/combine_experiment.py"

@@ -2,7 +2,6 @@
 # constraints and the input functions the rules use. All logic lives in the deeplinear package.
 from deeplinear import jobs, registry
 
-
 JOBS = jobs.job_table(config)
 PAPERS = jobs.papers_in(config)
 
@@ -27,7 +26,11 @@ def job_params(wildcards):
     """The resolved params of one experiment job (every number it uses)."""
     key = (wildcards.paper, wildcards.experiment, wildcards.case)
     if key not in JOBS:
-        raise ValueError(f"no job {'/'.join(key)} in the config (scale={config['scale']})")
+        raise ValueError(
+            "no job paper={} experiment={} case={} at scale {}".format(
+                *key, config["scale"]
+            )
+        )
     return JOBS[key].params
 
 

@@ -13,12 +13,14 @@ rule figure:
             category="{paper}",
             labels={"paper": "{paper}", "figure": "{figure}"},
         ),
-    params:
-        caption=figure_caption,
     log:
         "results/logs/figures/{paper}/{figure}.log",
-    threads: 1
     localrule: True
+    conda:
+        "../../environment.yml"
+    threads: 1
+    params:
+        caption=figure_caption,
     script:
         "../scripts/make_figure.py"
 

@@ -4,15 +4,17 @@
 rule width_scaling:
     output:
         "results/width_scaling/{paper}/{experiment}/{case}.nc",
-    params:
-        job=job_params,
     log:
         "results/logs/width_scaling/{paper}/{experiment}/{case}.log",
     benchmark:
         "results/benchmarks/width_scaling/{paper}/{experiment}/{case}.tsv"
+    conda:
+        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
+    params:
+        job=job_params,
     script:
         "../scripts/run_experiment.py"

@@ -1,5 +1,9 @@
 """Snakemake adapter: check one paper's claims against its combined datasets."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821 (for --sdm conda)
 from deeplinear import jobs
 from deeplinear.logs import job_log
 
@@ -7,4 +11,11 @@ sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_log(sm.log[0]) as log:
     records = jobs.check_paper_claims(sm.wildcards.paper, dict(sm.input.items()), sm.output[0])
     for c in records:
-        log.info("%s %s: measured %s, predicted %s (%s)", c.id, "PASSED" if c.passed else "FAILED", c.measured, c.predicted, c.tolerance)
+        log.info(
+            "%s %s: measured %s, predicted %s (%s)",
+            c.id,
+            "PASSED" if c.passed else "FAILED",
+            c.measured,
+            c.predicted,
+            c.tolerance,
+        )

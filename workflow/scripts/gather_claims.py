@@ -1,5 +1,9 @@
 """Snakemake adapter: gather every paper's claims into results/claims.csv."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821 (for --sdm conda)
 from deeplinear import jobs
 from deeplinear.logs import job_log
 

@@ -1,5 +1,9 @@
 """Snakemake adapter: draw one figure. Outside Snakemake use `python -m deeplinear figure`."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821 (for --sdm conda)
 from deeplinear import jobs
 from deeplinear.logs import job_log
 

@@ -65,7 +65,7 @@ def imbalance_spectrum(U1: Tensor, V: Tensor) -> Tensor:
     small = root.transpose(-1, -2) @ (J.unsqueeze(-1) * root)
     eigs = torch.linalg.eigvalsh(small)
     if h > r + m:
-        eigs = torch.cat([eigs, eigs.new_zeros(eigs.shape[:-1] + (h - r - m,))], dim=-1)
+        eigs = torch.cat([eigs, eigs.new_zeros((*eigs.shape[:-1], h - r - m))], dim=-1)
     else:
         eigs = eigs[..., (r + m - h) // 2 : (r + m - h) // 2 + h] if h < r + m else eigs
     return eigs.sort(dim=-1, descending=True).values
@@ -189,9 +189,9 @@ def run_imbalance(ctx: JobContext) -> xr.Dataset:
     n_inits = len(p["inits"]) + 1
     seeds = list(range(p["n_seeds"]))
     lr = p["lr"] * p["lr_factor"]
-    base_steps = int(round(p["time"] / p["lr"]))
-    steps = int(round(p["time"] / lr))
-    log_steps = engine.log_spaced_steps(base_steps, p["n_log"]) * int(round(steps / base_steps))
+    base_steps = round(p["time"] / p["lr"])
+    steps = round(p["time"] / lr)
+    log_steps = engine.log_spaced_steps(base_steps, p["n_log"]) * round(steps / base_steps)
 
     Xs, Ys, Phi1s, Phi2s, Us, Vs = [], [], [], [], [], []
     for s in seeds:
@@ -220,7 +220,6 @@ def run_imbalance(ctx: JobContext) -> xr.Dataset:
         extra_dims={"lr": [lr]},
         member_dims=("seed", "init"),
         member_coords={"seed": seeds, "init": np.arange(n_inits)},
-        lam_sigma=1.0,
     ).assign_coords(
         sigma_u=("init", [su for su, _ in p["inits"]] + [np.nan], _attrs("init scale of U")),
         sigma_v=("init", [sv for _, sv in p["inits"]] + [np.nan], _attrs("init scale of V")),
@@ -247,11 +246,9 @@ def _run_two_layer(
     extra_dims: dict[str, list],
     member_dims: tuple[str, str],
     member_coords: dict[str, Any],
-    lam_sigma: float | None,
     diagnostics: bool = True,
 ) -> xr.Dataset:
     """Train members ``(seed, j)`` (``U`` (E, D, h), ``V`` (E, m, h)) and build the dataset."""
-    n_members = U.shape[0]
     m = V.shape[1]
     reg = _stacked_regression(Xs, Ys, members_per_seed, device)
     Phi1 = torch.as_tensor(np.stack(Phi1s), dtype=DTYPE, device=device).repeat_interleave(members_per_seed, 0)
@@ -314,49 +311,63 @@ def _run_two_layer(
     U2_end = Phi2.transpose(-1, -2) @ U_end
     prop1_error = Phi2 @ (U2_0 @ V_end.transpose(-1, -2))
 
-    # ---- assemble: member axis -> (seed, j), logged axis -> log_point ----------------------------
+    # ---- assemble: member axis -> (outer, inner), logged axis -> log_point -----------------------
     outer, inner = member_dims
-    n_outer = len(member_coords[outer])
+    shape = (len(member_coords[outer]), members_per_seed)
+    lead = (1,) * len(extra_dims)  # the job's own scan values, as length-1 dimensions
+    run_dims = (*extra_dims, outer, inner)
+    log_dims = (*run_dims, "log_point")
 
-    def split(values: np.ndarray, log_axis: bool) -> np.ndarray:
-        values = np.asarray(values)
-        if log_axis:  # (K, E) -> (seed, j, K)
-            return np.moveaxis(values.reshape(values.shape[0], n_outer, members_per_seed), 0, -1)
-        return values.reshape(n_outer, members_per_seed)
+    def per_log(values, long_name: str, units: str = "1"):
+        """(K, E) logged values -> (scan..., outer, inner, K)."""
+        values = np.moveaxis(np.asarray(values).reshape(-1, *shape), 0, -1)
+        return log_dims, values.reshape(lead + values.shape), _attrs(long_name, units)
 
-    def expand(arr: np.ndarray) -> np.ndarray:
-        return arr.reshape((1,) * len(extra_dims) + arr.shape)
+    def per_run(values, long_name: str, units: str = "1"):
+        """(E,) per-run values -> (scan..., outer, inner)."""
+        values = values.cpu().numpy() if isinstance(values, Tensor) else np.asarray(values)
+        return run_dims, values.reshape(lead + shape), _attrs(long_name, units)
 
-    ex = tuple(extra_dims)
-    md = (outer, inner)
+    def norm(t: Tensor) -> Tensor:
+        return torch.linalg.matrix_norm(t)
+
     time = log_steps * lr
     excess = result.metrics["loss"] - loss_star.cpu().numpy()
-    rate = result.metrics["grad_norm_sq"] / np.where(excess > 0, excess, np.nan)
     bound = theorem1_bound(excess0, c * lam_r_sigma, 1.0, torch.as_tensor(time, dtype=DTYPE, device=device))
     variables = {
-        "loss": (ex + md + ("log_point",), expand(split(result.metrics["loss"], True)), _attrs("training loss 1/2 ||Y - X U V^T||_F^2")),
-        "excess_loss": (ex + md + ("log_point",), expand(split(excess, True)), _attrs("excess loss L - L*")),
-        "rate": (ex + md + ("log_point",), expand(split(rate, True)), _attrs("instantaneous rate ||grad L||^2 / (L - L*)", "1/time")),
-        "theorem1_bound": (ex + md + ("log_point",), expand(split(bound.cpu().numpy().T, True)), _attrs("Theorem 1 bound (L(0)-L*) exp(-2 lambda_r(Sigma_x) c t)")),
-        "c": (ex + md, expand(split(c.cpu().numpy(), False)), _attrs("imbalance rate constant c = [lambda_r(Lambda0)]_+ + [lambda_m(-Lambda0)]_+")),
-        "lambda_r_sigma": (ex + md, expand(split(lam_r_sigma.cpu().numpy(), False)), _attrs("lambda_r(Sigma_x), smallest non-zero squared singular value of X")),
-        "loss_star": (ex + md, expand(split(loss_star.cpu().numpy(), False)), _attrs("optimal loss L*")),
-        "status": (ex + md, expand(split(result.status, False)), _status_attrs()),
-        "stop_step": (ex + md, expand(split(result.stop_step, False)), _attrs("step at which the run stopped", "step")),
-        "distance_to_min_norm": (ex + md, expand(split(torch.linalg.matrix_norm(product - theta_hat).cpu().numpy(), False)), _attrs("||U V^T - Theta_hat||_F at the end")),
-        "prop1_error_norm": (ex + md, expand(split(torch.linalg.matrix_norm(prop1_error).cpu().numpy(), False)), _attrs("||Phi_2 U_2(0) V(end)^T||_F (Prop. 1 prediction of the distance)")),
-        "init_error_norm": (ex + md, expand(split(torch.linalg.matrix_norm(U2_0 @ V_t.transpose(-1, -2)).cpu().numpy(), False)), _attrs("||U_2(0) V(0)^T||_F")),
-        "u2_final_drift": (ex + md, expand(split((torch.linalg.matrix_norm(U2_end - U2_0) / torch.linalg.matrix_norm(U2_0)).cpu().numpy(), False)), _attrs("||U_2(end) - U_2(0)|| / ||U_2(0)||")),
+        "loss": per_log(result.metrics["loss"], "training loss 1/2 ||Y - X U V^T||_F^2"),
+        "excess_loss": per_log(excess, "excess loss L - L*"),
+        "rate": per_log(
+            result.metrics["grad_norm_sq"] / np.where(excess > 0, excess, np.nan),
+            "instantaneous rate ||grad L||^2 / (L - L*)",
+            "1/time",
+        ),
+        "theorem1_bound": per_log(bound.cpu().numpy().T, "Theorem 1 bound (L(0)-L*) exp(-2 lambda_r(Sigma_x) c t)"),
+        "c": per_run(c, "imbalance rate constant c = [lambda_r(Lambda0)]_+ + [lambda_m(-Lambda0)]_+"),
+        "lambda_r_sigma": per_run(lam_r_sigma, "lambda_r(Sigma_x), smallest non-zero squared singular value of X"),
+        "loss_star": per_run(loss_star, "optimal loss L*"),
+        "status": (*per_run(result.status, "")[:2], _status_attrs()),
+        "stop_step": per_run(result.stop_step, "step at which the run stopped", "step"),
+        "distance_to_min_norm": per_run(norm(product - theta_hat), "||U V^T - Theta_hat||_F at the end"),
+        "prop1_error_norm": per_run(
+            norm(prop1_error), "||Phi_2 U_2(0) V(end)^T||_F (Prop. 1 prediction of the distance)"
+        ),
+        "init_error_norm": per_run(norm(U2_0 @ V_t.transpose(-1, -2)), "||U_2(0) V(0)^T||_F"),
+        "u2_final_drift": per_run(norm(U2_end - U2_0) / norm(U2_0), "||U_2(end) - U_2(0)|| / ||U_2(0)||"),
     }
     if diagnostics:
-        variables["v2_bound"] = (ex + md + ("log_point",), expand(split(result.metrics["v2_bound"], True)), _attrs("v2 Prop. 1 lower bound on the rate", "1/time"))
-        variables["u2_drift"] = (ex + md + ("log_point",), expand(split(result.metrics["u2_drift"], True)), _attrs("||U_2 - U_2(0)|| / ||U_2(0)||"))
-        variables["lambda_drift"] = (ex + md + ("log_point",), expand(split(result.metrics["lambda_drift"], True)), _attrs("||Lambda - Lambda_0||_F / ||Lambda_0||_F"))
-    coords = {name: (name, np.asarray(vals), {}) for name, vals in extra_dims.items()}
-    coords.update({name: (name, np.asarray(member_coords[name])) for name in md})
+        variables["v2_bound"] = per_log(result.metrics["v2_bound"], "v2 Prop. 1 lower bound on the rate", "1/time")
+        variables["u2_drift"] = per_log(result.metrics["u2_drift"], "||U_2 - U_2(0)|| / ||U_2(0)||")
+        variables["lambda_drift"] = per_log(result.metrics["lambda_drift"], "||Lambda - Lambda_0||_F / ||Lambda_0||_F")
+    coords = {name: (name, np.asarray(vals)) for name, vals in extra_dims.items()}
+    coords.update({name: (name, np.asarray(member_coords[name])) for name in (outer, inner)})
     coords["log_point"] = ("log_point", np.arange(len(log_steps)))
-    coords["step"] = (ex + ("log_point",), expand(log_steps), _attrs("GD step", "step"))
-    coords["time"] = (ex + ("log_point",), expand(time), _attrs("gradient-flow time t = eta * step", "time"))
+    coords["step"] = ((*extra_dims, "log_point"), log_steps.reshape(lead + log_steps.shape), _attrs("GD step", "step"))
+    coords["time"] = (
+        (*extra_dims, "log_point"),
+        time.reshape(lead + time.shape),
+        _attrs("gradient-flow time t = eta * step", "time"),
+    )
     return xr.Dataset(variables, coords=coords)
 
 
@@ -414,12 +425,14 @@ def run_implicit_bias(ctx: JobContext) -> xr.Dataset:
         extra_dims={"width": [h]},
         member_dims=("seed", "alpha"),
         member_coords={"seed": seeds, "alpha": alphas},
-        lam_sigma=None,
         diagnostics=False,
     )
     ds.attrs.update(input_dim=D, rank=n, output_dim=m)
     # the log grid is the same for every width: keep step/time one-dimensional for combining
-    return ds.assign_coords(step=("log_point", ds["step"].values[0], ds["step"].attrs), time=("log_point", ds["time"].values[0], ds["time"].attrs))
+    return ds.assign_coords(
+        step=("log_point", ds["step"].values[0], ds["step"].attrs),
+        time=("log_point", ds["time"].values[0], ds["time"].attrs),
+    )
 
 
 # ---- claims ------------------------------------------------------------------------------------
@@ -436,13 +449,26 @@ def check_claims(datasets: Mapping[str, xr.Dataset]) -> list[Claim]:
     ib = datasets["implicit_bias"]
     claims: list[Claim] = []
     base = imb.sel(lr=imb["lr"].max())
-    diverged = int((imb["status"] == engine.STATUS_CODES[engine.STATUS_DIVERGED]).sum() + (ib["status"] == engine.STATUS_CODES[engine.STATUS_DIVERGED]).sum())
+    diverged = int(
+        (imb["status"] == engine.STATUS_CODES[engine.STATUS_DIVERGED]).sum()
+        + (ib["status"] == engine.STATUS_CODES[engine.STATUS_DIVERGED]).sum()
+    )
     div_note = f"; {diverged} diverged runs" if diverged else ""
 
     # M1: U_2 frozen
     drift = float(max(imb["u2_drift"].max(), ib["u2_final_drift"].max()))
-    claims.append(Claim("M1", KEY, "U_2 = Phi_2^T U is frozen under GD", drift, 0.0, 1e-12, drift <= 1e-12,
-                        "max over all runs and logged steps of ||U_2(k) - U_2(0)|| / ||U_2(0)||" + div_note))
+    claims.append(
+        Claim(
+            "M1",
+            KEY,
+            "U_2 = Phi_2^T U is frozen under GD",
+            drift,
+            0.0,
+            1e-12,
+            drift <= 1e-12,
+            "max over all runs and logged steps of ||U_2(k) - U_2(0)|| / ||U_2(0)||" + div_note,
+        )
+    )
 
     # M2: Lambda drift is O(eta): halving eta halves it
     lrs = np.sort(imb["lr"].values)
@@ -451,29 +477,67 @@ def check_claims(datasets: Mapping[str, xr.Dataset]) -> list[Claim]:
         ratio = (final.sel(lr=lrs[-1]) / final.sel(lr=lrs[0])) * (lrs[0] / lrs[-1]) * 2
         ratios = ratio.values.ravel()
         worst = float(ratios[np.argmax(np.abs(ratios - 2))])
-        claims.append(Claim("M2", KEY, "imbalance Lambda is conserved by the flow; GD drift is O(eta)", worst, 2.0, "ratio within 2 +/- 0.2",
-                            bool(np.all(np.abs(ratios - 2) <= 0.2)),
-                            f"drift(eta)/drift(eta/2) at t={float(imb['time'].isel(log_point=-1).max()):g} per init and seed (worst shown; all: {np.round(ratios, 3).tolist()}), eta ratio {lrs[-1] / lrs[0]:g} rescaled to 2"))
+        claims.append(
+            Claim(
+                "M2",
+                KEY,
+                "imbalance Lambda is conserved by the flow; GD drift is O(eta)",
+                worst,
+                2.0,
+                "ratio within 2 +/- 0.2",
+                bool(np.all(np.abs(ratios - 2) <= 0.2)),
+                f"drift(eta)/drift(eta/2) at t={float(imb['time'].isel(log_point=-1).max()):g} per init and seed (worst shown; all: {np.round(ratios, 3).tolist()}), eta ratio {lrs[-1] / lrs[0]:g} rescaled to 2",
+            )
+        )
     else:
-        claims.append(Claim("M2", KEY, "GD drift of Lambda is O(eta)", float("nan"), 2.0, "ratio within 2 +/- 0.2", False, "needs two step sizes (lr_factors) in the imbalance experiment"))
+        claims.append(
+            Claim(
+                "M2",
+                KEY,
+                "GD drift of Lambda is O(eta)",
+                float("nan"),
+                2.0,
+                "ratio within 2 +/- 0.2",
+                False,
+                "needs two step sizes (lr_factors) in the imbalance experiment",
+            )
+        )
 
     # M3: Theorem 1 bound at every logged step, and the ordering of the inits
     usable = _usable(base)
     ratio = (base["excess_loss"] / base["theorem1_bound"]).where(usable)
     worst = float(ratio.max())
-    claims.append(Claim("M3", KEY, "Theorem 1: L(t)-L* <= exp(-2 lambda_r(Sigma_x) c t)(L(0)-L*)", worst, 1.0, 1.01, worst <= 1.01,
-                        "max over inits, seeds and logged steps (until each run stopped) of (L-L*)/bound; GD with small eta stands in for the flow"))
+    claims.append(
+        Claim(
+            "M3",
+            KEY,
+            "Theorem 1: L(t)-L* <= exp(-2 lambda_r(Sigma_x) c t)(L(0)-L*)",
+            worst,
+            1.0,
+            1.01,
+            worst <= 1.01,
+            "max over inits, seeds and logged steps (until each run stopped) of (L-L*)/bound; GD with small eta stands in for the flow",
+        )
+    )
     t_conv = _time_to_fraction(base, 1e-6)  # (seed, init)
     c_mean = base["c"].mean("seed")
     measured_order = np.argsort(t_conv.mean("seed").values)  # fastest first
     predicted_order = np.argsort(-c_mean.values)
     labels = base["init_label"].values
     balanced_slowest = labels[measured_order[-1]] == INIT_BALANCED
-    claims.append(Claim("M3[ordering]", KEY, "Theorem 1: more imbalance (larger c) converges faster; balanced slowest",
-                        " > ".join(labels[measured_order]), " > ".join(labels[predicted_order]), "same order, balanced last",
-                        bool(np.array_equal(measured_order, predicted_order) and balanced_slowest),
-                        "order by mean time to reach 1e-6 of the initial excess loss (fastest first) vs order by c = "
-                        + ", ".join(f"{lab}: {v:.3g}" for lab, v in zip(labels, c_mean.values, strict=True))))
+    claims.append(
+        Claim(
+            "M3[ordering]",
+            KEY,
+            "Theorem 1: more imbalance (larger c) converges faster; balanced slowest",
+            " > ".join(labels[measured_order]),
+            " > ".join(labels[predicted_order]),
+            "same order, balanced last",
+            bool(np.array_equal(measured_order, predicted_order) and balanced_slowest),
+            "order by mean time to reach 1e-6 of the initial excess loss (fastest first) vs order by c = "
+            + ", ".join(f"{lab}: {v:.3g}" for lab, v in zip(labels, c_mean.values, strict=True)),
+        )
+    )
 
     # M4: distance to the min-norm solution ~ h^{-(2 alpha - 1/2)}
     dist = ib["distance_to_min_norm"].where(ib["status"] == engine.STATUS_CODES[engine.STATUS_CONVERGED])
@@ -481,21 +545,50 @@ def check_claims(datasets: Mapping[str, xr.Dataset]) -> list[Claim]:
         d = dist.sel(alpha=alpha).mean("seed")
         fit = loglog_slope(ib["width"].values, d.values)
         predicted = -(2 * alpha - 0.5)
-        claims.append(Claim(f"M4[alpha={alpha:g}]", KEY, "Theorem 2: ||U V^T - Theta_hat|| = O(h^{-(2 alpha - 1/2)})", fit.slope, predicted, 0.05,
-                            bool(abs(fit.slope - predicted) <= 0.05),
-                            f"log-log slope of the seed-mean distance over h = {ib['width'].values.tolist()} (slope SE {fit.slope_se:.3g}); converged runs only"))
+        claims.append(
+            Claim(
+                f"M4[alpha={alpha:g}]",
+                KEY,
+                "Theorem 2: ||U V^T - Theta_hat|| = O(h^{-(2 alpha - 1/2)})",
+                fit.slope,
+                predicted,
+                0.05,
+                bool(abs(fit.slope - predicted) <= 0.05),
+                f"log-log slope of the seed-mean distance over h = {ib['width'].values.tolist()} (slope SE {fit.slope_se:.3g}); converged runs only",
+            )
+        )
 
     # M5: c exceeds h^{1 - 2 alpha}
     for alpha in ib["alpha"].values:
         ratio_c = (ib["c"].sel(alpha=alpha) / ib["width"] ** (1 - 2 * alpha)).min()
-        claims.append(Claim(f"M5[alpha={alpha:g}]", KEY, "Theorem 2 proof: c = lambda_r(Lambda0) + lambda_m(-Lambda0) >= h^{1-2 alpha}", float(ratio_c), 1.0, "min ratio > 1",
-                            bool(ratio_c > 1), "min over widths and seeds of c / h^{1-2 alpha}"))
+        claims.append(
+            Claim(
+                f"M5[alpha={alpha:g}]",
+                KEY,
+                "Theorem 2 proof: c = lambda_r(Lambda0) + lambda_m(-Lambda0) >= h^{1-2 alpha}",
+                float(ratio_c),
+                1.0,
+                "min ratio > 1",
+                bool(ratio_c > 1),
+                "min over widths and seeds of c / h^{1-2 alpha}",
+            )
+        )
 
     # M6: v2 instantaneous-rate bound
     ok = (base["rate"] >= base["v2_bound"] * (1 - 1e-9)).where(usable & np.isfinite(base["rate"]))
     frac = float(ok.sum() / np.isfinite(ok).sum())
-    claims.append(Claim("M6", KEY, "v2 Prop. 1: -dL~/dt / L~ >= lambda_r(Sigma_x)[...] (margin-based rate)", frac, 0.95, "fraction >= 0.95", frac >= 0.95,
-                        "fraction of logged steps (all inits, until each run stopped) where ||grad L||^2/(L-L*) >= bound; the bound is evaluated at the current Lambda"))
+    claims.append(
+        Claim(
+            "M6",
+            KEY,
+            "v2 Prop. 1: -dL~/dt / L~ >= lambda_r(Sigma_x)[...] (margin-based rate)",
+            frac,
+            0.95,
+            "fraction >= 0.95",
+            frac >= 0.95,
+            "fraction of logged steps (all inits, until each run stopped) where ||grad L||^2/(L-L*) >= bound; the bound is evaluated at the current Lambda",
+        )
+    )
     return claims
 
 
@@ -526,7 +619,9 @@ def plot_imbalance(datasets: Mapping[str, xr.Dataset]):
         ax_rate.semilogy(t, d["rate"].values[keep], color=color, label=label)
         ax_rate.semilogy(t, d["v2_bound"].values[keep], color=color, ls="--", lw=1)
     ax_loss.set(xlabel="time t = η·step", ylabel="excess loss L(t) − L*", title="(a) loss; dashed: Theorem 1 bound")
-    ax_rate.set(xlabel="time t = η·step", ylabel="rate −dL̃/dt / L̃  [1/time]", title="(b) rate; dashed: v2 Prop. 1 bound")
+    ax_rate.set(
+        xlabel="time t = η·step", ylabel="rate −dL̃/dt / L̃  [1/time]", title="(b) rate; dashed: v2 Prop. 1 bound"
+    )
     ax_loss.legend(fontsize=8)
     return fig
 
@@ -548,8 +643,13 @@ def plot_implicit_bias(datasets: Mapping[str, xr.Dataset]):
         i = ds["init_error_norm"].sel(alpha=alpha)
         ax_init.loglog(h, i.mean("seed"), "s", color=color, label=f"α={alpha:g}")
         ax_init.loglog(h, init_error_norm_expected(*dims, h, alpha), color=color, lw=1)
-    ax.set(xscale="log", yscale="log", xlabel="width h", ylabel="‖U(∞)V(∞)ᵀ − Θ̂‖_F",
-           title="(a) distance to min-norm solution\n(x: Prop. 1 error ‖Φ₂U₂(0)V(∞)ᵀ‖)")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="width h",
+        ylabel="‖U(∞)V(∞)ᵀ − Θ̂‖_F",
+        title="(a) distance to min-norm solution\n(x: Prop. 1 error ‖Φ₂U₂(0)V(∞)ᵀ‖)",
+    )
     ax_init.set(xlabel="width h", ylabel="‖U₂(0)V(0)ᵀ‖_F", title="(b) init error; line: √((D−r)·m·h^(1−4α))")
     ax.legend(fontsize=7, ncol=2)
     ax_init.legend(fontsize=8)
@@ -577,10 +677,20 @@ PAPER = Paper(
     title="Min, Tarmoun, Vidal, Mallada (2021)",
     reference=REFERENCE,
     experiments={
-        "imbalance": Experiment("imbalance", "width_scaling", imbalance_cases, run_imbalance,
-                                "four initialisations against the Theorem 1 bound"),
-        "implicit_bias": Experiment("implicit_bias", "width_scaling", implicit_bias_cases, run_implicit_bias,
-                                    "distance to the min-norm solution against width"),
+        "imbalance": Experiment(
+            "imbalance",
+            "width_scaling",
+            imbalance_cases,
+            run_imbalance,
+            "four initialisations against the Theorem 1 bound",
+        ),
+        "implicit_bias": Experiment(
+            "implicit_bias",
+            "width_scaling",
+            implicit_bias_cases,
+            run_implicit_bias,
+            "distance to the min-norm solution against width",
+        ),
     },
     figures={
         "imbalance": FigureSpec("imbalance", ("imbalance",), plot_imbalance, CAPTION_IMBALANCE),

@@ -58,16 +58,14 @@ def imbalance_spectrum(U1: Tensor, V: Tensor) -> Tensor:
     :math:`O((r+m)^2 h)` instead of :math:`O(h^3)`.
     """
     r, m, h = U1.shape[-2], V.shape[-2], U1.shape[-1]
+    if h <= r + m:  # narrow: the direct eigendecomposition is the cheap one
+        return torch.linalg.eigvalsh(imbalance_matrix(U1, V)).flip(-1)
     C = torch.cat([U1, V], dim=-2)
     evals, evecs = torch.linalg.eigh(C @ C.transpose(-1, -2))
     root = evecs * evals.clamp_min(0).sqrt().unsqueeze(-2)  # S^{1/2} up to a rotation
     J = torch.cat([torch.ones(r, dtype=C.dtype, device=C.device), -torch.ones(m, dtype=C.dtype, device=C.device)])
-    small = root.transpose(-1, -2) @ (J.unsqueeze(-1) * root)
-    eigs = torch.linalg.eigvalsh(small)
-    if h > r + m:
-        eigs = torch.cat([eigs, eigs.new_zeros((*eigs.shape[:-1], h - r - m))], dim=-1)
-    else:
-        eigs = eigs[..., (r + m - h) // 2 : (r + m - h) // 2 + h] if h < r + m else eigs
+    eigs = torch.linalg.eigvalsh(root.transpose(-1, -2) @ (J.unsqueeze(-1) * root))
+    eigs = torch.cat([eigs, eigs.new_zeros((*eigs.shape[:-1], h - r - m))], dim=-1)
     return eigs.sort(dim=-1, descending=True).values
 
 
@@ -148,8 +146,27 @@ def _status_attrs() -> dict[str, Any]:
 INIT_BALANCED = "balanced"
 
 
+def _check_dims(section: Mapping[str, Any], experiment: str) -> None:
+    """Cross-field checks the schema cannot express; the message names the offending key."""
+    if section["input_dim"] <= section["n_samples"]:
+        raise ValueError(
+            f"{KEY}.{experiment}.input_dim ({section['input_dim']}) must exceed n_samples "
+            f"({section['n_samples']}): the paper's setting is overparametrised, D > n"
+        )
+
+
 def imbalance_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """One job per step-size factor (``1`` = the paper's ``eta``; ``0.5`` for claim M2)."""
+    _check_dims(section, "imbalance")
+    if not 0 <= section["balanced_like"] < len(section["inits"]):
+        raise ValueError(
+            f"{KEY}.imbalance.balanced_like ({section['balanced_like']}) must index inits "
+            f"(0..{len(section['inits']) - 1})"
+        )
+    for factor in section["lr_factors"]:
+        steps = section["time"] / (section["lr"] * factor)
+        if abs(steps - round(steps)) > 1e-6 * steps:
+            raise ValueError(f"{KEY}.imbalance.time / (lr * lr_factor={factor}) must be a whole number of steps")
     cases = {}
     for factor in section["lr_factors"]:
         params = {k: v for k, v in section.items() if k != "lr_factors"}
@@ -376,6 +393,7 @@ def _run_two_layer(
 
 def implicit_bias_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """One job per width ``h``; all ``alpha`` values and seeds of a width run batched."""
+    _check_dims(section, "implicit_bias")
     cases = {}
     for h in section["widths"]:
         params = {k: v for k, v in section.items() if k != "widths"}

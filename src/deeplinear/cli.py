@@ -1,0 +1,107 @@
+"""Command line: run one job, one figure or one paper's claims outside Snakemake.
+
+    python -m deeplinear jobs                       # list the jobs of config.yaml
+    python -m deeplinear run min2021 implicit_bias h_200 -o out.nc
+    python -m deeplinear figure min2021 implicit_bias -i implicit_bias=out.nc -o fig.pdf
+    python -m deeplinear claims min2021 -i imbalance=a.nc -i implicit_bias=b.nc -o claims.json
+
+``--set key.path=value`` overrides config values (YAML syntax), e.g. ``--set scale=paper``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from deeplinear import jobs
+
+
+def load_config(path: str | Path, overrides: list[str] = (), schema: str | Path | None = None) -> dict[str, Any]:
+    """Read a config file, apply ``key.path=value`` overrides and validate it against the schema."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"config file not found: {path}")
+    config = yaml.safe_load(path.read_text())
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects key.path=value, got {item!r}")
+        node = config
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    schema = Path(schema) if schema else path.resolve().parent / "workflow" / "schemas" / "config.schema.yaml"
+    if schema.exists():
+        from snakemake.utils import validate
+
+        try:
+            validate(config, str(schema))
+        except Exception as exc:  # snakemake's WorkflowError carries the jsonschema message
+            raise ValueError(f"invalid config {path}: {exc}") from None
+    return config
+
+
+def _named_paths(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep:
+            raise ValueError(f"--input expects experiment=path, got {item!r}")
+        out[name] = path
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="deeplinear", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="config.yaml", help="config file (default: config.yaml)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("jobs", help="list the jobs of the config")
+    run = sub.add_parser("run", help="run one experiment job")
+    run.add_argument("paper")
+    run.add_argument("experiment")
+    run.add_argument("case")
+    run.add_argument("-o", "--output", required=True)
+    run.add_argument("--threads", type=int, default=None)
+    fig = sub.add_parser("figure", help="draw one figure from combined datasets")
+    fig.add_argument("paper")
+    fig.add_argument("figure")
+    fig.add_argument("-i", "--input", action="append", default=[], metavar="EXPERIMENT=PATH")
+    fig.add_argument("-o", "--output", action="append", required=True)
+    cl = sub.add_parser("claims", help="check one paper's claims")
+    cl.add_argument("paper")
+    cl.add_argument("-i", "--input", action="append", default=[], metavar="EXPERIMENT=PATH")
+    cl.add_argument("-o", "--output", required=True)
+    comb = sub.add_parser("combine", help="combine per-job datasets of one experiment")
+    comb.add_argument("inputs", nargs="+")
+    comb.add_argument("-o", "--output", required=True)
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "figure":
+            jobs.make_figure(args.paper, args.figure, _named_paths(args.input), args.output)
+        elif args.command == "claims":
+            for c in jobs.check_paper_claims(args.paper, _named_paths(args.input), args.output):
+                print(f"{c.id:18s} {'PASS' if c.passed else 'FAIL'}  measured={c.measured}  predicted={c.predicted}")
+        elif args.command == "combine":
+            jobs.combine(args.inputs, args.output)
+        else:
+            table = jobs.job_table(load_config(args.config, args.set))
+            if args.command == "jobs":
+                for (paper, experiment, case), job in table.items():
+                    print(f"{job.kind}/{paper}/{experiment}/{case}")
+            else:
+                key = (args.paper, args.experiment, args.case)
+                if key not in table:
+                    raise KeyError(f"no job {'/'.join(key)} in the config; see `python -m deeplinear jobs`")
+                jobs.run_job(table[key], args.output, threads=args.threads, progress=True)
+                print(f"wrote {args.output}")
+    except (KeyError, ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"deeplinear: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -2,12 +2,16 @@
 # `snakemake --cores all` builds every dataset, claim check and figure of config.yaml;
 # see README.md for single figures, paper scale and clusters.
 
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# The repository's config.yaml is the default even when --directory points elsewhere;
+# --configfile/--config values are merged over it.
+configfile: Path(workflow.basedir) / "config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

@@ -1,0 +1,59 @@
+"""A bad config stops the workflow before any job, with a message naming the key."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from conftest import run_snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+def _write(tmp_path, text: str):
+    path = tmp_path / "override.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("min2021: {quick: {implicit_bias: {widths: [100, -5]}}}", ["widths", "-5", "minimum"]),
+        ("min2021: {quick: {imbalance: {lr: fast}}}", ["lr", "fast", "not of type"]),
+        ("min2021: {quick: {imbalance: {widht: 500}}}", ["widht", "Additional properties"]),
+        ("scale: huge", ["scale", "huge"]),
+        ("device: tpu", ["device", "tpu"]),
+        ("min2021: {quick: {imbalance: {input_dim: 10}}}", ["min2021.imbalance.input_dim"]),
+    ],
+)
+def test_bad_config_fails_before_any_job(tmp_path, override, expected):
+    result = run_snakemake(
+        tmp_path, "-n", "--cores", "1", "--configfile", str(_write(tmp_path, override)), configfile=None
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    for fragment in expected:
+        assert fragment in output, f"{fragment!r} missing from:\n{output[-3000:]}"
+    assert not (tmp_path / "results").exists()
+
+
+def test_default_and_paper_scale_configs_build_a_dag(tmp_path):
+    quick = run_snakemake(tmp_path, "-n", "--cores", "1", "--quiet", configfile=None)
+    assert quick.returncode == 0, quick.stderr[-3000:]
+    paper = run_snakemake(tmp_path, "-n", "--cores", "1", "--config", "scale=paper", configfile=None)
+    assert paper.returncode == 0, paper.stderr[-3000:]
+    assert "results/width_scaling/min2021/implicit_bias/h_10000.nc" in paper.stdout
+
+
+def test_cli_validates_the_same_schema(tmp_path):
+    from conftest import ROOT
+    from deeplinear.cli import main
+
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg["min2021"]["quick"]["implicit_bias"]["alphas"] = [0.2]
+    path = tmp_path / "workflow" / "schemas"
+    path.mkdir(parents=True)
+    (path / "config.schema.yaml").write_text((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert main(["--config", str(tmp_path / "config.yaml"), "jobs"]) == 2

@@ -1,0 +1,100 @@
+"""The workflow end to end: snakemake for real on a tiny config in a temporary directory."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import pytest
+
+from conftest import ROOT, run_snakemake
+from deeplinear import dataset
+
+pytestmark = pytest.mark.workflow
+
+EXPERIMENTS = {"imbalance": 2, "implicit_bias": 3}  # experiment -> number of jobs in smoke.yaml
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("smoke")
+    result = run_snakemake(workdir, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
+def test_outputs_are_complete_and_readable(smoke_run):
+    for experiment, n_jobs in EXPERIMENTS.items():
+        jobs = sorted((smoke_run / "results/width_scaling/min2021" / experiment).glob("*.nc"))
+        assert len(jobs) == n_jobs
+        combined = dataset.read_dataset(smoke_run / f"results/width_scaling/min2021/{experiment}.nc")
+        assert combined.attrs["references"].startswith("Min, Tarmoun")
+        for var in combined.data_vars.values():
+            assert var.attrs["long_name"] and var.attrs["units"]
+        job = dataset.read_dataset(jobs[0])
+        params = json.loads(job.attrs["config_json"])
+        assert params["base_seed"] == 20211 and params["numerics_version"]
+        assert json.loads(job.attrs["seeds_json"])["seed_indices"] == [0, 1]
+        assert job.attrs["device"] == "cpu" and job.attrs["snakemake_rule"] == "width_scaling"
+    for ext in ("pdf", "png"):
+        for figure in EXPERIMENTS:
+            assert (smoke_run / f"figures/min2021/{figure}.{ext}").stat().st_size > 10_000
+    assert (smoke_run / "results/benchmarks/width_scaling/min2021/implicit_bias/h_32.tsv").exists()
+
+
+def test_claims_table_lists_every_claim_with_numbers(smoke_run):
+    rows = list(csv.DictReader((smoke_run / "results/claims.csv").open()))
+    ids = {r["id"].split("[")[0] for r in rows}
+    assert ids == {"M1", "M2", "M3", "M4", "M5", "M6"}
+    for row in rows:
+        assert row["passed"] in ("true", "false")
+        assert row["measured"] not in ("", "nan"), row
+    m1 = next(r for r in rows if r["id"] == "M1")
+    assert float(m1["measured"]) < 1e-12 and m1["passed"] == "true"
+
+
+def test_rerun_from_scratch_gives_identical_data(smoke_run, tmp_path):
+    result = run_snakemake(tmp_path, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-5000:]
+    for path in sorted((smoke_run / "results").rglob("*.nc")):
+        other = tmp_path / path.relative_to(smoke_run)
+        a, b = dataset.read_dataset(path), dataset.read_dataset(other)
+        assert dataset.stable_view(a).identical(dataset.stable_view(b)), path
+    assert (smoke_run / "results/claims.csv").read_text() == (tmp_path / "results/claims.csv").read_text()
+    assert (smoke_run / "figures/min2021/imbalance.png").read_bytes() == (
+        tmp_path / "figures/min2021/imbalance.png"
+    ).read_bytes()
+
+
+def test_named_figure_target_rebuilds_only_that_figure(smoke_run, tmp_path):
+    shutil.copytree(smoke_run, tmp_path / "w")
+    work = tmp_path / "w"
+    (work / "figures/min2021/implicit_bias.pdf").unlink()
+    dry = run_snakemake(work, "-n", "--cores", "1", "min2021_implicit_bias")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "figure" in dry.stdout and "width_scaling " not in dry.stdout
+    result = run_snakemake(work, "--cores", "1", "min2021_implicit_bias")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (work / "figures/min2021/implicit_bias.pdf").exists()
+
+
+def test_changed_param_reruns_only_affected_jobs(smoke_run, tmp_path):
+    shutil.copytree(smoke_run, tmp_path / "w")
+    override = tmp_path / "o.yaml"
+    override.write_text(
+        (ROOT / "tests/config/smoke.yaml").read_text().replace("widths: [32, 64, 128]", "widths: [32, 64, 256]")
+    )
+    dry = run_snakemake(tmp_path / "w", "-n", "--cores", "1", "--quiet", "rules", configfile=override)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    table = dry.stdout
+    assert "width_scaling" in table  # the new width h_256 (only that job)
+    line = next(ln for ln in table.splitlines() if ln.strip().startswith("width_scaling"))
+    assert line.split()[-1] == "1", table
+
+
+def test_report_has_a_caption_per_figure(smoke_run):
+    result = run_snakemake(smoke_run, "--report", "report.html")
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (smoke_run / "report.html").read_text()
+    assert "Figure 1 reproduced" in html and "Figure 2 reproduced" in html

@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: reproduce test lint report lock clean-results
+.PHONY: reproduce test lint report bench lock clean-results
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 1; }
@@ -33,6 +33,9 @@ lint: $(STAMP)
 
 report: $(STAMP)
 	$(BIN)/snakemake --report report.html
+
+bench: $(STAMP)
+	$(BIN)/python tests/benchmarks/bench_engine.py --threads 2
 
 # Regenerate the lock and environment.yml from the current .venv (after changing a dependency).
 lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -39,9 +40,32 @@ def snakemake_executable() -> list[str]:
 
 
 def run_snakemake(workdir: Path, *args: str, configfile: Path | None = SMOKE_CONFIG, timeout: int = 600):
-    """Run the real workflow (repo Snakefile) in ``workdir``; returns the CompletedProcess."""
+    """Run the real workflow (repo Snakefile) in ``workdir``; returns the CompletedProcess.
+
+    Runs in its own process group; on timeout the whole group is SIGKILLed (a stuck SLURM
+    status poll ignores SIGTERM) and the test fails with the output so far.
+    """
     cmd = [*snakemake_executable(), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir)]
     if configfile is not None:
         cmd += ["--configfile", str(configfile)]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout, env=env)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # jobs find this env
+    proc = subprocess.Popen(
+        [*cmd, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"snakemake killed after {timeout} s: {' '.join(args)}\n{err[-3000:]}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Path:
+    """One local run of the whole workflow on tests/config/smoke.yaml, shared by the tests."""
+    workdir = tmp_path_factory.mktemp("smoke")
+    result = run_snakemake(workdir, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir

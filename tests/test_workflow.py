@@ -16,14 +16,6 @@ pytestmark = pytest.mark.workflow
 EXPERIMENTS = {"imbalance": 2, "implicit_bias": 3}  # experiment -> number of jobs in smoke.yaml
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("smoke")
-    result = run_snakemake(workdir, "--cores", "2")
-    assert result.returncode == 0, result.stderr[-5000:]
-    return workdir
-
-
 def test_outputs_are_complete_and_readable(smoke_run):
     for experiment, n_jobs in EXPERIMENTS.items():
         jobs = sorted((smoke_run / "results/width_scaling/min2021" / experiment).glob("*.nc"))

@@ -21,6 +21,9 @@ CLAIMS_JSON = "results/claims/{paper}.json"
 FIGURE_FILE = "figures/{paper}/{figure}.{ext}"
 FIGURE_EXTS = ("pdf", "png")
 
+# Experiment jobs ask for a GPU only when the config says device: cuda (on SLURM: --gpus=1).
+GPUS_PER_JOB = 1 if config["device"] == "cuda" else 0
+
 
 def job_params(wildcards):
     """The resolved params of one experiment job (every number it uses)."""

@@ -14,6 +14,7 @@ rule width_scaling:
     resources:
         mem_mb=4000,
         runtime=60,
+        gpu=GPUS_PER_JOB,
     params:
         job=job_params,
     script:

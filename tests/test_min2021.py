@@ -81,6 +81,16 @@ def test_imbalance_spectrum_matches_dense_eigenvalues(rng, r, m, h):
     torch.testing.assert_close(M.imbalance_spectrum(U1, V), dense, rtol=0, atol=1e-10)
 
 
+def test_gram_norms_match_dense(rng):
+    U1_0, V_0 = (torch.tensor(rng.standard_normal((2, k, 40))) for k in (6, 2))
+    U1 = U1_0 + 1e-3 * torch.tensor(rng.standard_normal(U1_0.shape))
+    V = V_0 + 1e-3 * torch.tensor(rng.standard_normal(V_0.shape))
+    lam0 = M.imbalance_matrix(U1_0, V_0)
+    torch.testing.assert_close(M.imbalance_norm(U1_0, V_0), torch.linalg.matrix_norm(lam0))
+    dense = torch.linalg.matrix_norm(M.imbalance_matrix(U1, V) - lam0)
+    torch.testing.assert_close(M.imbalance_drift_norm(U1, V, U1_0, V_0), dense, rtol=1e-7, atol=0)
+
+
 def _rate_and_bounds(rng):
     n, D, m = rng.integers(1, 6), rng.integers(7, 12), rng.integers(1, 4)
     h = rng.integers(max(n, m), 15)

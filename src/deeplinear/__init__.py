@@ -9,6 +9,6 @@ __version__ = "0.1.0"
 #: Bumped whenever a change alters the numbers an experiment produces. Every experiment rule
 #: passes it through ``params:``, so Snakemake's params rerun trigger recomputes on purpose
 #: (and only then) when the numerics change; docstring or plotting edits do not rerun jobs.
-NUMERICS_VERSION = "1"
+NUMERICS_VERSION = "2"
 
 __all__ = ["NUMERICS_VERSION", "__version__"]

@@ -63,8 +63,10 @@ def slurm_run(tmp_path_factory):
 def test_experiment_jobs_went_through_sbatch(slurm_run):
     workdir, output = slurm_run
     job_ids = re.findall(r"has been submitted with SLURM jobid (\d+)", output)
-    n_jobs = len(list((workdir / "results" / "width_scaling").rglob("*/*/*.nc")))
-    assert n_jobs == 5 and len(job_ids) == n_jobs  # every experiment job, and only those
+    n_jobs = sum(
+        len(list((workdir / "results" / kind).glob("*/*/*.nc"))) for kind in ("width_scaling", "prior_sampling")
+    )
+    assert n_jobs == 8 and len(job_ids) == n_jobs  # every experiment job, and only those
     logs = {p.stem for p in (workdir / "results/logs/slurm").rglob("*.log")}
     assert set(job_ids) <= logs  # one SLURM log per job, named by its job id
     states = subprocess.run(

@@ -13,32 +13,41 @@ from deeplinear import dataset
 
 pytestmark = pytest.mark.workflow
 
-EXPERIMENTS = {"imbalance": 2, "implicit_bias": 3}  # experiment -> number of jobs in smoke.yaml
+# (kind, paper, experiment) -> number of jobs in smoke.yaml
+EXPERIMENTS = {
+    ("width_scaling", "min2021", "imbalance"): 2,
+    ("width_scaling", "min2021", "implicit_bias"): 3,
+    ("prior_sampling", "bassetti2024", "proportional"): 2,
+    ("prior_sampling", "bassetti2024", "brute_force"): 1,
+}
+FIGURES = {"min2021": ("imbalance", "implicit_bias"), "bassetti2024": ("histograms", "kurtosis", "joint", "log_r")}
+REFERENCES = {"min2021": "Min, Tarmoun", "bassetti2024": "Bassetti, Ladelli"}
 
 
 def test_outputs_are_complete_and_readable(smoke_run):
-    for experiment, n_jobs in EXPERIMENTS.items():
-        jobs = sorted((smoke_run / "results/width_scaling/min2021" / experiment).glob("*.nc"))
+    for (kind, paper, experiment), n_jobs in EXPERIMENTS.items():
+        jobs = sorted((smoke_run / "results" / kind / paper / experiment).glob("*.nc"))
         assert len(jobs) == n_jobs
-        combined = dataset.read_dataset(smoke_run / f"results/width_scaling/min2021/{experiment}.nc")
-        assert combined.attrs["references"].startswith("Min, Tarmoun")
+        combined = dataset.read_dataset(smoke_run / f"results/{kind}/{paper}/{experiment}.nc")
+        assert combined.attrs["references"].startswith(REFERENCES[paper])
         for var in combined.data_vars.values():
             assert var.attrs["long_name"] and var.attrs["units"]
         job = dataset.read_dataset(jobs[0])
         params = json.loads(job.attrs["config_json"])
         assert params["base_seed"] == 20211 and params["numerics_version"]
-        assert json.loads(job.attrs["seeds_json"])["seed_indices"] == [0, 1]
-        assert job.attrs["device"] == "cpu" and job.attrs["snakemake_rule"] == "width_scaling"
-    for ext in ("pdf", "png"):
-        for figure in EXPERIMENTS:
-            assert (smoke_run / f"figures/min2021/{figure}.{ext}").stat().st_size > 10_000
+        assert json.loads(job.attrs["seeds_json"])["base_seed"] == 20211
+        assert job.attrs["device"] == "cpu" and job.attrs["snakemake_rule"] == kind
+    for paper, figures in FIGURES.items():
+        for figure in figures:
+            for ext in ("pdf", "png"):
+                assert (smoke_run / f"figures/{paper}/{figure}.{ext}").stat().st_size > 10_000
     assert (smoke_run / "results/benchmarks/width_scaling/min2021/implicit_bias/h_32.tsv").exists()
 
 
 def test_claims_table_lists_every_claim_with_numbers(smoke_run):
     rows = list(csv.DictReader((smoke_run / "results/claims.csv").open()))
     ids = {r["id"].split("[")[0] for r in rows}
-    assert ids == {"M1", "M2", "M3", "M4", "M5", "M6"}
+    assert ids == {f"M{i}" for i in range(1, 7)} | {f"B{i}" for i in range(1, 9)}
     for row in rows:
         assert row["passed"] in ("true", "false")
         assert row["measured"] not in ("", "nan"), row
@@ -90,3 +99,4 @@ def test_report_has_a_caption_per_figure(smoke_run):
     assert result.returncode == 0, result.stderr[-3000:]
     html = (smoke_run / "report.html").read_text()
     assert "Figure 1 reproduced" in html and "Figure 2 reproduced" in html
+    assert "Kurtosis of one output against a = L/N" in html

@@ -6,7 +6,8 @@ Snakemake workflow in ``workflow/`` only wires config values into these function
 
 __version__ = "0.1.0"
 
-#: Bumped whenever a change alters the numbers an experiment produces. Every experiment rule
+#: Bumped whenever a change to shared numerics alters the numbers experiments produce (a change
+#: to one paper bumps that paper's ``Paper.version`` instead). Every experiment rule
 #: passes it through ``params:``, so Snakemake's params rerun trigger recomputes on purpose
 #: (and only then) when the numerics change; docstring or plotting edits do not rerun jobs.
 NUMERICS_VERSION = "2"

@@ -177,7 +177,7 @@ def combine_cases(paths: Iterable[str | Path]) -> xr.Dataset:
     combined = xr.combine_by_coords(
         datasets,
         compat="no_conflicts",
-        data_vars="all",
+        data_vars="minimal",  # variables without the scan dims (e.g. a shared kernel) stay single
         coords="different",
         join="outer",
         combine_attrs="drop_conflicts",

@@ -54,7 +54,7 @@ def job_table(config: Mapping[str, Any]) -> dict[tuple[str, str, str], Job]:
             for case, case_params in exp.cases(section[name]).items():
                 params = dict(case_params)
                 params.update({k: config[k] for k in GLOBAL_KEYS})
-                params["numerics_version"] = NUMERICS_VERSION
+                params["numerics_version"] = f"{NUMERICS_VERSION}.{paper.version}"
                 table[(paper_key, name, case)] = Job(exp.kind, paper_key, name, case, params)
     return table
 

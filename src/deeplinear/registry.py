@@ -21,6 +21,7 @@ KINDS = ("width_scaling", "depth_scaling", "prior_sampling")
 #: paper key -> module under deeplinear.papers (imported lazily).
 PAPER_MODULES: dict[str, str] = {
     "min2021": "deeplinear.papers.min2021",
+    "bassetti2024": "deeplinear.papers.bassetti2024",
 }
 
 
@@ -75,6 +76,9 @@ class Paper:
     figures: Mapping[str, FigureSpec]
     check_claims: Callable[[Mapping[str, xr.Dataset]], list[Claim]]
     claim_ids: tuple[str, ...] = field(default=())
+    #: Bumped when this paper's numbers change; jobs get ``numerics_version`` =
+    #: "<package NUMERICS_VERSION>.<this>", so only the changed paper's jobs rerun.
+    version: str = "1"
 
 
 def paper(key: str) -> Paper:

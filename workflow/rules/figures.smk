@@ -38,3 +38,30 @@ rule min2021_implicit_bias:
     input:
         figure_files("min2021", "implicit_bias"),
     localrule: True
+
+
+# ---- P4. Bassetti et al. (2024) ----
+
+
+rule bassetti2024_histograms:
+    input:
+        figure_files("bassetti2024", "histograms"),
+    localrule: True
+
+
+rule bassetti2024_kurtosis:
+    input:
+        figure_files("bassetti2024", "kurtosis"),
+    localrule: True
+
+
+rule bassetti2024_joint:
+    input:
+        figure_files("bassetti2024", "joint"),
+    localrule: True
+
+
+rule bassetti2024_log_r:
+    input:
+        figure_files("bassetti2024", "log_r"),
+    localrule: True

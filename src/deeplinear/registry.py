@@ -81,6 +81,23 @@ class Paper:
     version: str = "1"
 
 
+def one_job_per(
+    section: Mapping[str, Any], list_key: str, param_key: str, prefix: str, cast: Callable = int
+) -> dict[str, dict[str, Any]]:
+    """Cases with one job per entry of ``section[list_key]``.
+
+    Each job gets the section's other keys plus ``param_key = cast(entry)``; its case name is
+    ``<prefix>_<entry>`` (e.g. ``h_1600``, ``lr_factor_0.5``).
+    """
+    cases = {}
+    for entry in section[list_key]:
+        value = cast(entry)
+        params = {k: v for k, v in section.items() if k != list_key}
+        params[param_key] = value
+        cases[f"{prefix}_{value:g}" if isinstance(value, float) else f"{prefix}_{value}"] = params
+    return cases
+
+
 def paper(key: str) -> Paper:
     """The :class:`Paper` registered under ``key``; a clear error for an unknown key."""
     if key not in PAPER_MODULES:

@@ -24,7 +24,8 @@ from scipy import special, stats
 
 from deeplinear import plotting, prior, seeding
 from deeplinear.claims import Claim, loglog_slope
-from deeplinear.registry import Experiment, FigureSpec, JobContext, Paper
+from deeplinear.devices import resolve_device
+from deeplinear.registry import Experiment, FigureSpec, JobContext, Paper, one_job_per
 
 KEY = "bassetti2024"
 REFERENCE = (
@@ -192,12 +193,7 @@ def per_width_cases(experiment: str):
 
     def cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         _check(section, experiment)
-        out = {}
-        for width in section["widths"]:
-            params = {k: v for k, v in section.items() if k != "widths"}
-            params["width"] = int(width)
-            out[f"N_{int(width)}"] = params
-        return out
+        return one_job_per(section, "widths", "width", "N")
 
     return cases
 
@@ -235,6 +231,7 @@ def run_brute_force(ctx: JobContext) -> xr.Dataset:
     """Real networks of width N for every ratio a, against the exact sampler at the same (N, L, D)."""
     p = ctx.params
     N, D = p["width"], p["outputs"]
+    device = resolve_device(p["device"])
     X = _inputs(p)
     K = X.T @ X / X.shape[0]
     rows = []
@@ -242,9 +239,10 @@ def run_brute_force(ctx: JobContext) -> xr.Dataset:
         L = depth_for(N, a, p["depth_at_zero"])
         lam = p["weight_variance"]
         g = seeding.rng(p["base_seed"], KEY, f"brute_force-a{a:g}", N, 0)
-        gen = prior.torch_generator(g)
-        brute = prior.brute_force_outputs(X, [N] * L, D, [lam] * (L + 1), p["n_samples"], gen).numpy()
-        exact, _ = prior.wishart_outputs(X, [N] * L, D, lam ** (L + 1), p["n_samples"], g, gen)
+        gen = prior.torch_generator(g, device)
+        brute = prior.brute_force_outputs(X, [N] * L, D, [lam] * (L + 1), p["n_samples"], gen, device).numpy()
+        cpu_gen = gen if device.type == "cpu" else prior.torch_generator(g)  # the exact sampler runs on the CPU
+        exact, _ = prior.wishart_outputs(X, [N] * L, D, lam ** (L + 1), p["n_samples"], g, cpu_gen)
         exact = exact.numpy()
         row = output_statistics(brute, lam ** (L + 1), K)
         row.pop("z1")

@@ -31,7 +31,7 @@ from torch import Tensor
 from deeplinear import data, engine, plotting, seeding
 from deeplinear.claims import Claim, loglog_slope
 from deeplinear.devices import resolve_device
-from deeplinear.registry import Experiment, FigureSpec, JobContext, Paper
+from deeplinear.registry import Experiment, FigureSpec, JobContext, Paper, one_job_per
 
 KEY = "min2021"
 REFERENCE = (
@@ -205,12 +205,7 @@ def imbalance_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         steps = section["time"] / (section["lr"] * factor)
         if abs(steps - round(steps)) > 1e-6 * steps:
             raise ValueError(f"{KEY}.imbalance.time / (lr * lr_factor={factor}) must be a whole number of steps")
-    cases = {}
-    for factor in section["lr_factors"]:
-        params = {k: v for k, v in section.items() if k != "lr_factors"}
-        params["lr_factor"] = float(factor)
-        cases[f"lr_factor_{float(factor):g}"] = params
-    return cases
+    return one_job_per(section, "lr_factors", "lr_factor", "lr_factor", float)
 
 
 def _imbalance_inits(p: Mapping[str, Any], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -430,12 +425,7 @@ def _run_two_layer(
 def implicit_bias_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """One job per width ``h``; all ``alpha`` values and seeds of a width run batched."""
     _check_dims(section, "implicit_bias")
-    cases = {}
-    for h in section["widths"]:
-        params = {k: v for k, v in section.items() if k != "widths"}
-        params["width"] = int(h)
-        cases[f"h_{int(h)}"] = params
-    return cases
+    return one_job_per(section, "widths", "width", "h")
 
 
 def run_implicit_bias(ctx: JobContext) -> xr.Dataset:

@@ -37,6 +37,14 @@ def test_gradients_match_autograd(rng, widths, scale, weight):
         torch.testing.assert_close(g, a, rtol=1e-12, atol=1e-14)
 
 
+def test_gradients_from_g_equal_loss_and_gradients(rng):
+    weights, data = _problem(rng, widths=(4, 6))
+    _, grads, beta = engine.loss_and_gradients(weights, data)
+    G = data.weight * (engine.residual(beta, data).transpose(-1, -2) @ data.X)
+    for a, b in zip(engine.gradients(weights, G), grads, strict=True):
+        torch.testing.assert_close(a, b)
+
+
 def test_factored_norm_equals_dense_norm(rng):
     left = torch.tensor(rng.standard_normal((3, 9, 2)))
     right = torch.tensor(rng.standard_normal((3, 2, 5)))

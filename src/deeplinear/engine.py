@@ -125,7 +125,11 @@ def gradients(weights: Sequence[Tensor], G: Tensor, scale: float = 1.0) -> list[
     ``G`` is :math:`\partial\ell/\partial\beta` (E, k, d). For checks and small problems; the
     training loop uses :func:`gradient_factors`.
     """
-    return [right if left is None else left @ right for left, right in gradient_factors(weights, G, scale)]
+    return _materialise(gradient_factors(weights, G, scale))
+
+
+def _materialise(factors: list[tuple[Tensor | None, Tensor]]) -> list[Tensor]:
+    return [right if left is None else left @ right for left, right in factors]
 
 
 def factored_norm_sq(left: Tensor | None, right: Tensor) -> Tensor:
@@ -151,7 +155,7 @@ def loss_and_gradients(
 ) -> tuple[Tensor, list[Tensor], Tensor]:
     """Loss (E,), the materialised layer gradients and ``beta`` at the current weights."""
     loss, factors, beta = _loss_and_factors(weights, data, scale)
-    return loss, [r if left is None else left @ r for left, r in factors], beta
+    return loss, _materialise(factors), beta
 
 
 def train(

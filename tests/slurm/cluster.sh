@@ -65,7 +65,7 @@ PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP OverSubscr
 CONF
 }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null; }
 
 start() {
   command -v slurmctld >/dev/null || { log "slurm is not installed: run '$0 install' first"; exit 1; }
@@ -95,9 +95,9 @@ stop() {
   local pidfile
   for pidfile in "$STATE/slurmd.pid" "$STATE/slurmctld.pid" /run/munge/munged.pid; do
     if pid_alive "$pidfile"; then
-      kill "$(cat "$pidfile")" 2>/dev/null || true
+      kill "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null || true
       for _ in $(seq 1 20); do pid_alive "$pidfile" || break; sleep 0.25; done
-      pid_alive "$pidfile" && kill -9 "$(cat "$pidfile")" 2>/dev/null || true
+      pid_alive "$pidfile" && kill -9 "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null || true
     fi
     rm -f "$pidfile"
   done

@@ -153,13 +153,6 @@ def init_error_norm_expected(input_dim: int, rank: int, output_dim: int, width: 
 # ---- shared pieces of both experiments ------------------------------------------------------------
 
 
-def _regression(X: np.ndarray, Y: np.ndarray, device: torch.device) -> engine.Regression:
-    return engine.Regression(
-        X=torch.as_tensor(X, dtype=DTYPE, device=device).unsqueeze(0),
-        Y=torch.as_tensor(Y, dtype=DTYPE, device=device).unsqueeze(0),
-    )
-
-
 def _stacked_regression(Xs: list[np.ndarray], Ys: list[np.ndarray], repeat: int, device) -> engine.Regression:
     """Per-seed data, each repeated for ``repeat`` consecutive members (member = seed*repeat + j)."""
     X = torch.as_tensor(np.stack(Xs), dtype=DTYPE, device=device).repeat_interleave(repeat, dim=0)

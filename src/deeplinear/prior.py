@@ -29,10 +29,14 @@ def torch_generator(rng: np.random.Generator, device: torch.device | str = "cpu"
     return torch.Generator(device=device).manual_seed(int(rng.integers(2**63 - 1)))
 
 
+def kernel(X: np.ndarray) -> np.ndarray:
+    r"""The input kernel :math:`K = X^\top X / N_0` (P x P) of inputs ``X`` (N_0 x P)."""
+    return X.T @ X / X.shape[0]
+
+
 def kernel_factor(X: np.ndarray) -> np.ndarray:
     r"""``B`` with :math:`B B^\top = K = X^\top X / N_0` (symmetric square root; K may be singular)."""
-    K = X.T @ X / X.shape[0]
-    evals, evecs = np.linalg.eigh(K)
+    evals, evecs = np.linalg.eigh(kernel(X))
     return (evecs * np.sqrt(np.clip(evals, 0, None))) @ evecs.T
 
 

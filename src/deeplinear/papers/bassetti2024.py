@@ -207,7 +207,7 @@ def run_proportional(ctx: JobContext) -> xr.Dataset:
     p = ctx.params
     N, D = p["width"], p["outputs"]
     X = _inputs(p)
-    K = X.T @ X / X.shape[0]
+    K = prior.kernel(X)
     rows = []
     for a in p["ratios"]:
         L = depth_for(N, a, p["depth_at_zero"])
@@ -233,7 +233,7 @@ def run_brute_force(ctx: JobContext) -> xr.Dataset:
     N, D = p["width"], p["outputs"]
     device = resolve_device(p["device"])
     X = _inputs(p)
-    K = X.T @ X / X.shape[0]
+    K = prior.kernel(X)
     rows = []
     for a in p["ratios"]:
         L = depth_for(N, a, p["depth_at_zero"])

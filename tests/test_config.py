@@ -25,6 +25,7 @@ def _write(tmp_path, text: str):
         ("scale: huge", ["scale", "huge"]),
         ("device: tpu", ["device", "tpu"]),
         ("min2021: {quick: {imbalance: {input_dim: 10}}}", ["min2021.imbalance.input_dim"]),
+        ("chizat2022: {quick: {gd: {truncation_margins: [1, 3]}}}", ["truncation_margins", "minimum"]),
     ],
 )
 def test_bad_config_fails_before_any_job(tmp_path, override, expected):

@@ -15,13 +15,19 @@ pytestmark = pytest.mark.workflow
 
 # (kind, paper, experiment) -> number of jobs in smoke.yaml
 EXPERIMENTS = {
+    ("width_scaling", "chizat2022", "finite_width"): 3,
+    ("width_scaling", "chizat2022", "limit"): 1,
     ("width_scaling", "min2021", "imbalance"): 2,
     ("width_scaling", "min2021", "implicit_bias"): 3,
     ("prior_sampling", "bassetti2024", "proportional"): 2,
     ("prior_sampling", "bassetti2024", "brute_force"): 1,
 }
-FIGURES = {"min2021": ("imbalance", "implicit_bias"), "bassetti2024": ("histograms", "kurtosis", "joint", "log_r")}
-REFERENCES = {"min2021": "Min, Tarmoun", "bassetti2024": "Bassetti, Ladelli"}
+FIGURES = {
+    "chizat2022": ("limit_distance", "risk", "min_norm", "words"),
+    "min2021": ("imbalance", "implicit_bias"),
+    "bassetti2024": ("histograms", "kurtosis", "joint", "log_r"),
+}
+REFERENCES = {"chizat2022": "Chizat, Colombo", "min2021": "Min, Tarmoun", "bassetti2024": "Bassetti, Ladelli"}
 
 
 def test_outputs_are_complete_and_readable(smoke_run):
@@ -47,7 +53,7 @@ def test_outputs_are_complete_and_readable(smoke_run):
 def test_claims_table_lists_every_claim_with_numbers(smoke_run):
     rows = list(csv.DictReader((smoke_run / "results/claims.csv").open()))
     ids = {r["id"].split("[")[0] for r in rows}
-    assert ids == {f"M{i}" for i in range(1, 7)} | {f"B{i}" for i in range(1, 9)}
+    assert ids == {f"C{i}" for i in range(1, 8)} | {f"M{i}" for i in range(1, 7)} | {f"B{i}" for i in range(1, 9)}
     for row in rows:
         assert row["passed"] in ("true", "false")
         assert row["measured"] not in ("", "nan"), row

@@ -171,11 +171,12 @@ def train(
     metrics_fn: MetricsFn | None = None,
     progress: bool | str = False,
     check_every: int = 256,
+    clone: bool = True,
 ) -> TrainingResult:
     """Run full-batch GD ``W_i <- W_i - lr_i * dl/dW_i`` on every ensemble member at once.
 
     Args:
-        weights: ``W_1..W_L``, each (E, out, in); not modified (copies are trained).
+        weights: ``W_1..W_L``, each (E, out, in); not modified unless ``clone=False``.
         data: the regression problem, broadcast over the ensemble.
         lr: one step size, or one per layer (e.g. muP-type per-layer rates).
         steps: the step cap.
@@ -187,13 +188,15 @@ def train(
         metrics_fn: extra metrics ``f(weights, beta) -> {name: (E, ...) tensor}``.
         progress: show a progress bar (a string is used as its description).
         check_every: how often (in steps) to test whether every member has stopped.
+        clone: train copies of ``weights`` (default); ``False`` updates them in place, which
+            halves peak memory for wide layers.
 
     Returns:
         A :class:`TrainingResult`. Recorded at each logged step, before that step's update:
         ``loss``, ``grad_norm_sq`` (``sum_i ||dl/dW_i||^2``, i.e. ``-dl/dt`` under gradient
         flow) and the extra metrics. Frozen members keep their last values.
     """
-    ws = [w.clone().contiguous() for w in weights]
+    ws = [w.clone().contiguous() if clone else w.contiguous() for w in weights]
     n_members = ws[0].shape[0]
     device = ws[0].device
     lrs = [float(lr)] * len(ws) if np.isscalar(lr) else [float(x) for x in lr]

@@ -51,7 +51,7 @@ def job_table(config: Mapping[str, Any]) -> dict[tuple[str, str, str], Job]:
         paper = registry.paper(paper_key)
         section = scale_section(config, paper_key)
         for name, exp in paper.experiments.items():
-            for case, case_params in exp.cases(section[name]).items():
+            for case, case_params in exp.cases(section[exp.section_key]).items():
                 params = dict(case_params)
                 params.update({k: config[k] for k in GLOBAL_KEYS})
                 params["numerics_version"] = f"{NUMERICS_VERSION}.{paper.version}"

@@ -31,3 +31,13 @@ def save_figure(fig, paths: list[str | Path]) -> None:
         fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata=metadata)
         os.replace(tmp, path)
     plt.close(fig)
+
+
+def label_log_ticks(ax, values, axis: str = "x") -> None:
+    """Label a log axis at exactly ``values`` (e.g. the widths of a scan) in plain numbers."""
+    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(FixedLocator(list(values)))
+    target.set_major_formatter(ScalarFormatter())
+    target.set_minor_locator(NullLocator())

@@ -20,6 +20,7 @@ KINDS = ("width_scaling", "depth_scaling", "prior_sampling")
 
 #: paper key -> module under deeplinear.papers (imported lazily).
 PAPER_MODULES: dict[str, str] = {
+    "chizat2022": "deeplinear.papers.chizat2022",
     "min2021": "deeplinear.papers.min2021",
     "bassetti2024": "deeplinear.papers.bassetti2024",
 }
@@ -49,6 +50,14 @@ class Experiment:
     cases: Callable[[Mapping[str, Any]], dict[str, dict[str, Any]]]
     run: Callable[[JobContext], xr.Dataset]
     description: str = ""
+    #: The key of the paper's config block this experiment reads (default: its own name).
+    #: Two experiments may share one block, e.g. a finite-width run and its exact limit.
+    config_section: str = ""
+
+    @property
+    def section_key(self) -> str:
+        """The config block ``<paper>.<scale>.<section_key>`` this experiment's cases come from."""
+        return self.config_section or self.name
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

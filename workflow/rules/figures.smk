@@ -25,6 +25,33 @@ rule figure:
         "../scripts/make_figure.py"
 
 
+# ---- P1. Chizat et al. (2022) ----
+
+
+rule chizat2022_limit_distance:
+    input:
+        figure_files("chizat2022", "limit_distance"),
+    localrule: True
+
+
+rule chizat2022_risk:
+    input:
+        figure_files("chizat2022", "risk"),
+    localrule: True
+
+
+rule chizat2022_min_norm:
+    input:
+        figure_files("chizat2022", "min_norm"),
+    localrule: True
+
+
+rule chizat2022_words:
+    input:
+        figure_files("chizat2022", "words"),
+    localrule: True
+
+
 # ---- P3. Min et al. (2021) ----
 
 

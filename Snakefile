@@ -22,6 +22,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/width_scaling.smk"
+include: "workflow/rules/depth_scaling.smk"
 include: "workflow/rules/prior_sampling.smk"
 include: "workflow/rules/combine.smk"
 include: "workflow/rules/claims.smk"

@@ -172,6 +172,7 @@ def train(
     progress: bool | str = False,
     check_every: int = 256,
     clone: bool = True,
+    member_lr_factor: Tensor | None = None,
 ) -> TrainingResult:
     """Run full-batch GD ``W_i <- W_i - lr_i * dl/dW_i`` on every ensemble member at once.
 
@@ -190,6 +191,8 @@ def train(
         check_every: how often (in steps) to test whether every member has stopped.
         clone: train copies of ``weights`` (default); ``False`` updates them in place, which
             halves peak memory for wide layers.
+        member_lr_factor: optional (E,) multiplier of every layer's step per member, so one
+            batched run can scan a step-size grid.
 
     Returns:
         A :class:`TrainingResult`. Recorded at each logged step, before that step's update:
@@ -206,6 +209,9 @@ def train(
     if log_steps.min() < 0 or log_steps.max() > steps:
         raise ValueError("log_steps must lie in [0, steps]")
     log_set = set(int(s) for s in log_steps)
+    lr_factor = None
+    if member_lr_factor is not None:
+        lr_factor = torch.as_tensor(member_lr_factor, dtype=ws[0].dtype, device=device).reshape(n_members, 1, 1)
     target = None
     if target_loss is not None:
         target = torch.as_tensor(target_loss, dtype=ws[0].dtype, device=device).expand(n_members)
@@ -258,6 +264,8 @@ def train(
             break
         mask = active.view(-1, 1, 1)
         for w, (left, right), lr_i in zip(ws, factors, lrs, strict=True):
+            if lr_factor is not None:
+                right = right * lr_factor
             # frozen members get a zero update; where() also keeps a non-finite factor out
             right = torch.where(mask, right, 0.0)
             if left is None:

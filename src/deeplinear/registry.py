@@ -21,6 +21,7 @@ KINDS = ("width_scaling", "depth_scaling", "prior_sampling")
 #: paper key -> module under deeplinear.papers (imported lazily).
 PAPER_MODULES: dict[str, str] = {
     "chizat2022": "deeplinear.papers.chizat2022",
+    "duhu2019": "deeplinear.papers.duhu2019",
     "min2021": "deeplinear.papers.min2021",
     "bassetti2024": "deeplinear.papers.bassetti2024",
 }

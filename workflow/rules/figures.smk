@@ -52,6 +52,39 @@ rule chizat2022_words:
     localrule: True
 
 
+# ---- P2. Du & Hu (2019) ----
+
+
+rule duhu2019_phase_diagram:
+    input:
+        figure_files("duhu2019", "phase_diagram"),
+    localrule: True
+
+
+rule duhu2019_critical_width:
+    input:
+        figure_files("duhu2019", "critical_width"),
+    localrule: True
+
+
+rule duhu2019_narrow:
+    input:
+        figure_files("duhu2019", "narrow"),
+    localrule: True
+
+
+rule duhu2019_loss_curves:
+    input:
+        figure_files("duhu2019", "loss_curves"),
+    localrule: True
+
+
+rule duhu2019_gram:
+    input:
+        figure_files("duhu2019", "gram"),
+    localrule: True
+
+
 # ---- P3. Min et al. (2021) ----
 
 

@@ -66,7 +66,7 @@ def test_experiment_jobs_went_through_sbatch(slurm_run):
     n_jobs = sum(
         len(list((workdir / "results" / kind).glob("*/*/*.nc"))) for kind in ("width_scaling", "prior_sampling")
     )
-    assert n_jobs == 18 and len(job_ids) == n_jobs  # every experiment job, and only those
+    assert n_jobs == 22 and len(job_ids) == n_jobs  # every experiment job, and only those
     logs = {p.stem for p in (workdir / "results/logs/slurm").rglob("*.log")}
     assert set(job_ids) <= logs  # one SLURM log per job, named by its job id
     states = subprocess.run(

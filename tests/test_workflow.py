@@ -18,6 +18,8 @@ EXPERIMENTS = {
     ("width_scaling", "chizat2022", "finite_width"): 3,
     ("width_scaling", "chizat2022", "limit"): 1,
     ("depth_scaling", "duhu2019", "phase_diagram"): 4,
+    ("width_scaling", "sirignano2022", "sgd"): 3,
+    ("prior_sampling", "sirignano2022", "init_law"): 1,
     ("prior_sampling", "duhu2019", "init_statistics"): 2,
     ("width_scaling", "min2021", "imbalance"): 2,
     ("width_scaling", "min2021", "implicit_bias"): 3,
@@ -27,12 +29,14 @@ EXPERIMENTS = {
 FIGURES = {
     "chizat2022": ("limit_distance", "risk", "min_norm", "words"),
     "duhu2019": ("phase_diagram", "critical_width", "narrow", "loss_curves", "gram"),
+    "sirignano2022": ("ode_distance", "law", "movement", "loss"),
     "min2021": ("imbalance", "implicit_bias"),
     "bassetti2024": ("histograms", "kurtosis", "joint", "log_r"),
 }
 REFERENCES = {
     "chizat2022": "Chizat, Colombo",
     "duhu2019": "Du, Hu",
+    "sirignano2022": "Sirignano, Spiliopoulos",
     "min2021": "Min, Tarmoun",
     "bassetti2024": "Bassetti, Ladelli",
 }
@@ -61,9 +65,9 @@ def test_outputs_are_complete_and_readable(smoke_run):
 def test_claims_table_lists_every_claim_with_numbers(smoke_run):
     rows = list(csv.DictReader((smoke_run / "results/claims.csv").open()))
     ids = {r["id"].split("[")[0] for r in rows}
-    assert ids == {f"C{i}" for i in range(1, 8)} | {f"D{i}" for i in range(1, 7)} | {f"M{i}" for i in range(1, 7)} | {
-        f"B{i}" for i in range(1, 9)
-    }
+    assert ids == {f"C{i}" for i in range(1, 8)} | {f"D{i}" for i in range(1, 7)} | {f"S{i}" for i in range(1, 6)} | {
+        f"M{i}" for i in range(1, 7)
+    } | {f"B{i}" for i in range(1, 9)}
     for row in rows:
         assert row["passed"] in ("true", "false")
         assert row["measured"] not in ("", "nan"), row

@@ -24,6 +24,7 @@ PAPER_MODULES: dict[str, str] = {
     "duhu2019": "deeplinear.papers.duhu2019",
     "min2021": "deeplinear.papers.min2021",
     "bassetti2024": "deeplinear.papers.bassetti2024",
+    "sirignano2022": "deeplinear.papers.sirignano2022",
 }
 
 

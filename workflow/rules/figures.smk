@@ -125,3 +125,30 @@ rule bassetti2024_log_r:
     input:
         figure_files("bassetti2024", "log_r"),
     localrule: True
+
+
+# ---- P5. Sirignano & Spiliopoulos (2022) ----
+
+
+rule sirignano2022_ode_distance:
+    input:
+        figure_files("sirignano2022", "ode_distance"),
+    localrule: True
+
+
+rule sirignano2022_law:
+    input:
+        figure_files("sirignano2022", "law"),
+    localrule: True
+
+
+rule sirignano2022_movement:
+    input:
+        figure_files("sirignano2022", "movement"),
+    localrule: True
+
+
+rule sirignano2022_loss:
+    input:
+        figure_files("sirignano2022", "loss"),
+    localrule: True

@@ -49,12 +49,18 @@ def slurm_run(tmp_path_factory):
         "1",
         "--set-threads",
         "width_scaling=1",
+        "depth_scaling=1",
+        "prior_sampling=1",
         "--set-resources",
         "width_scaling:mem_mb=1000",
         "width_scaling:runtime=10",
+        "depth_scaling:mem_mb=1000",
+        "depth_scaling:runtime=10",
+        "prior_sampling:mem_mb=1000",
+        "prior_sampling:runtime=10",
         "--latency-wait",
         "5",
-        timeout=420,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-5000:]
     return workdir, result.stdout + result.stderr
@@ -64,7 +70,8 @@ def test_experiment_jobs_went_through_sbatch(slurm_run):
     workdir, output = slurm_run
     job_ids = re.findall(r"has been submitted with SLURM jobid (\d+)", output)
     n_jobs = sum(
-        len(list((workdir / "results" / kind).glob("*/*/*.nc"))) for kind in ("width_scaling", "prior_sampling")
+        len(list((workdir / "results" / kind).glob("*/*/*.nc")))
+        for kind in ("width_scaling", "depth_scaling", "prior_sampling")
     )
     assert n_jobs == 22 and len(job_ids) == n_jobs  # every experiment job, and only those
     logs = {p.stem for p in (workdir / "results/logs/slurm").rglob("*.log")}

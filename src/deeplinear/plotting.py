@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # figures are files; never open a window (also on a cluster node)
 import matplotlib.pyplot as plt
+import numpy as np
 
 #: Fixed metadata so the same data give byte-identical PDFs and PNGs.
 PDF_METADATA = {"CreationDate": None, "ModDate": None, "Producer": "deeplinear", "Creator": "deeplinear"}
@@ -41,3 +42,26 @@ def label_log_ticks(ax, values, axis: str = "x") -> None:
     target.set_major_locator(FixedLocator(list(values)))
     target.set_major_formatter(ScalarFormatter())
     target.set_minor_locator(NullLocator())
+
+
+def power_law_guide(ax, x, y, slope: float, label: str, **style) -> None:
+    """Draw ``c x^slope`` on log axes, anchored at the data: ``log c = mean(log y) - slope mean(log x)``.
+
+    Default style: a thin black dashed line; ``style`` overrides it (e.g. ``color=``).
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    anchor = np.exp(np.mean(np.log(y)) - slope * np.mean(np.log(x)))
+    ax.loglog(x, anchor * x**slope, **{"color": "k", "ls": "--", "lw": 1, **style}, label=label)
+
+
+def scaling_figure(
+    x, mean, se, *, slope: float, slope_label: str, label: str, xlabel: str, ylabel: str, title: str, fmt: str = "o-"
+):
+    """One log-log panel: ``mean ± se`` against ``x`` with the predicted ``x^slope`` guide."""
+    fig, ax = plt.subplots(figsize=(5, 4), constrained_layout=True)
+    ax.errorbar(x, mean, yerr=se, fmt=fmt, label=label)
+    power_law_guide(ax, x, mean, slope, slope_label)
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=ylabel, title=title)
+    label_log_ticks(ax, x)
+    ax.legend(fontsize=8)
+    return fig

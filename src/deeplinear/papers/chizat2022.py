@@ -619,29 +619,21 @@ def limit_convergence_fit(lim: xr.Dataset) -> dict[str, float]:
 # ---- figures ---------------------------------------------------------------------------------
 
 
-def _reference_line(ax, x: np.ndarray, y: np.ndarray, slope: float, label: str) -> None:
-    anchor = np.exp(np.mean(np.log(y)) - slope * np.mean(np.log(x)))
-    ax.loglog(x, anchor * x**slope, "k--", lw=1, label=label)
-
-
 def plot_limit_distance(datasets: Mapping[str, xr.Dataset]):
     """(a) sup_t distance to the limit against width, with the m^{-1/2} line."""
     fw, lim = datasets["finite_width"], datasets["limit"]
-    widths = fw["width"].values
     mean, se = seed_mean_and_se(sup_distance_to_limit(fw, lim))
-    fig, ax = plt.subplots(figsize=(5, 4), constrained_layout=True)
-    ax.errorbar(widths, mean, yerr=se, fmt="o-", label="finite width (mean ± SE over seeds)")
-    _reference_line(ax, widths, mean, -0.5, "slope −1/2")
-    ax.set(
-        xscale="log",
-        yscale="log",
+    return plotting.scaling_figure(
+        fw["width"].values,
+        mean,
+        se,
+        slope=-0.5,
+        slope_label="slope −1/2",
+        label="finite width (mean ± SE over seeds)",
         xlabel="width m",
         ylabel="sup_t ‖β_m(t) − β_∞(t)‖_F",
         title="(a) distance to the exact limit",
     )
-    plotting.label_log_ticks(ax, widths)
-    ax.legend(fontsize=8)
-    return fig
 
 
 def plot_risk(datasets: Mapping[str, xr.Dataset]):
@@ -692,21 +684,19 @@ def plot_min_norm(datasets: Mapping[str, xr.Dataset]):
 def plot_words(datasets: Mapping[str, xr.Dataset]):
     """(d) word Gram deviation against width with the m^{-1/2} line."""
     fw = datasets["finite_width"]
-    widths = fw["width"].values
     mean, se = seed_mean_and_se(fw["word_gram_deviation"])
-    fig, ax = plt.subplots(figsize=(5, 4), constrained_layout=True)
-    ax.errorbar(widths, mean, yerr=se, fmt="s-", label="max |WᵀW − I| (mean ± SE)")
-    _reference_line(ax, widths, mean, -0.5, "slope −1/2")
-    ax.set(
-        xscale="log",
-        yscale="log",
+    return plotting.scaling_figure(
+        fw["width"].values,
+        mean,
+        se,
+        slope=-0.5,
+        slope_label="slope −1/2",
+        label="max |WᵀW − I| (mean ± SE)",
         xlabel="width m",
         ylabel="max |WᵀW − I|",
         title="(d) Gaussian words: Gram deviation at init",
+        fmt="s-",
     )
-    plotting.label_log_ticks(ax, widths)
-    ax.legend(fontsize=8)
-    return fig
 
 
 _CAPTION_TAIL = (

@@ -195,11 +195,10 @@ def _run_cell(p, X, Y, depth, width, factors, device, progress):
         torch.as_tensor(X, dtype=DTYPE, device=device)[None], torch.as_tensor(Y, dtype=DTYPE, device=device)[None]
     )
     loss0 = engine.loss_from_residual(engine.residual(engine.end_to_end(weights, scale), reg))
-    gram_norm = float(np.linalg.eigvalsh(X.T @ X).max())
     lam = np.sort(np.linalg.eigvalsh(X.T @ X))[::-1]
     P0 = gram_operator([w[:: len(factors)] for w in weights], reg.X, scale)
     lam_min_p, lam_max_p = normalised_gram_extremes(P0, p["rank"], d_out, depth, lam[p["rank"] - 1], lam[0])
-    lr = theorem_lr(depth, d_out, gram_norm)
+    lr = theorem_lr(depth, d_out, lam[0])
     tracked = movement_layers(depth)
     initial = {i: weights[i].clone() for i in tracked}
     result = engine.train(
@@ -642,8 +641,7 @@ def plot_critical_width(datasets: Mapping[str, xr.Dataset]):
     L = mstar["depth"].values
     ax.loglog(L, mstar.values, "o-", label="m*(L) (grid widths)")
     if L.size:
-        anchor = np.exp(np.mean(np.log(mstar.values) - np.log(L)))
-        ax.loglog(L, anchor * L, "k--", lw=1, label="slope 1")
+        plotting.power_law_guide(ax, L, mstar.values, 1.0, "slope 1")
         plotting.label_log_ticks(ax, L)
     ax.set(xlabel="depth L", ylabel="m*(L) [width]", title="smallest width with T_ε(L) ≤ 2 T_ε(L=1)")
     ax.legend(fontsize=8)

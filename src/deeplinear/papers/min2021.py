@@ -678,8 +678,7 @@ def plot_implicit_bias(datasets: Mapping[str, xr.Dataset]):
         mean, se = d.mean("seed").values, (d.std("seed") / np.sqrt(d.sizes["seed"])).values
         ax.errorbar(h, mean, yerr=se, fmt="o-", color=color, label=f"α={alpha:g}")
         slope = -(2 * alpha - 0.5)
-        anchor = np.exp(np.mean(np.log(mean)) - slope * np.mean(np.log(h)))
-        ax.loglog(h, anchor * h**slope, ls="--", color=color, lw=1, label=f"theory slope {slope:g}")
+        plotting.power_law_guide(ax, h, mean, slope, f"theory slope {slope:g}", color=color)
         ax.loglog(h, ds["prop1_error_norm"].sel(alpha=alpha).mean("seed"), "x", color=color, ms=7)
         i = ds["init_error_norm"].sel(alpha=alpha)
         ax_init.loglog(h, i.mean("seed"), "s", color=color, label=f"α={alpha:g}")

@@ -493,23 +493,18 @@ def check_claims(datasets: Mapping[str, xr.Dataset]) -> list[Claim]:
 
 def plot_ode_distance(datasets: Mapping[str, xr.Dataset]):
     ds = datasets["sgd"]
-    widths = ds["width"].values
     d = distance_to_ode(ds)
-    mean, se = d.mean("seed").values, (d.std("seed") / np.sqrt(d.sizes["seed"])).values
-    fig, ax = plt.subplots(figsize=(5, 4), constrained_layout=True)
-    ax.errorbar(widths, mean, yerr=se, fmt="o-", label="‖h^N_T − h_T‖ (mean ± SE)")
-    anchor = np.exp(np.mean(np.log(mean) + 0.5 * np.log(widths)))
-    ax.loglog(widths, anchor * widths**-0.5, "k--", lw=1, label="slope −1/2")
-    ax.set(
-        xscale="log",
-        yscale="log",
+    return plotting.scaling_figure(
+        ds["width"].values,
+        d.mean("seed").values,
+        (d.std("seed") / np.sqrt(d.sizes["seed"])).values,
+        slope=-0.5,
+        slope_label="slope −1/2",
+        label="‖h^N_T − h_T‖ (mean ± SE)",
         xlabel="width N",
         ylabel="‖h^N_T − h_T‖ on the training set",
         title="distance to the paired random ODE",
     )
-    plotting.label_log_ticks(ax, widths)
-    ax.legend(fontsize=8)
-    return fig
 
 
 def plot_law(datasets: Mapping[str, xr.Dataset]):
@@ -541,8 +536,7 @@ def plot_movement(datasets: Mapping[str, xr.Dataset]):
     for name, label in (("c_movement", "max_i |C_T − C_0|"), ("w_movement", "max_i ‖W_T − W_0‖")):
         v = ds[name].mean("seed").values
         ax.loglog(widths, v, "o-", label=label)
-    v = ds["c_movement"].mean("seed").values
-    ax.loglog(widths, np.exp(np.mean(np.log(v) + 0.5 * np.log(widths))) * widths**-0.5, "k--", lw=1, label="slope −1/2")
+    plotting.power_law_guide(ax, widths, ds["c_movement"].mean("seed").values, -0.5, "slope −1/2")
     ax.set(xlabel="width N", ylabel="parameter movement (mean over seeds)", title="lazy training")
     plotting.label_log_ticks(ax, widths)
     ax.legend(fontsize=8)

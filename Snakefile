@@ -4,7 +4,9 @@
 
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
+
+from deeplinear.configuration import validate_config
 
 min_version("9.0")
 
@@ -14,7 +16,8 @@ min_version("9.0")
 configfile: Path(workflow.basedir) / "config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# The schema is assembled from the registry: global keys plus each paper's config.schema.yaml.
+validate_config(config, source="config.yaml and --configfile/--config overrides")
 
 
 report: "workflow/report/workflow.rst"

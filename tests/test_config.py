@@ -47,14 +47,39 @@ def test_default_and_paper_scale_configs_build_a_dag(tmp_path):
     assert "results/width_scaling/min2021/implicit_bias/h_10000.nc" in paper.stdout
 
 
-def test_cli_validates_the_same_schema(tmp_path):
+def test_cli_validates_the_same_schema_wherever_the_file_is(tmp_path):
     from conftest import ROOT
     from deeplinear.cli import main
 
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
     cfg["min2021"]["quick"]["implicit_bias"]["alphas"] = [0.2]
-    path = tmp_path / "workflow" / "schemas"
-    path.mkdir(parents=True)
-    (path / "config.schema.yaml").write_text((ROOT / "workflow/schemas/config.schema.yaml").read_text())
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-    assert main(["--config", str(tmp_path / "config.yaml"), "jobs"]) == 2
+    (tmp_path / "elsewhere.yaml").write_text(yaml.safe_dump(cfg))
+    assert main(["--config", str(tmp_path / "elsewhere.yaml"), "jobs"]) == 2
+
+
+def test_schema_is_assembled_from_the_registry():
+    from conftest import ROOT
+    from deeplinear import configuration, registry
+
+    schema = configuration.config_schema(["min2021"])
+    assert schema["properties"]["papers"]["items"]["enum"] == list(registry.PAPER_MODULES)
+    for key in registry.PAPER_MODULES:
+        assert schema["properties"][key]["properties"]["quick"] == {"$ref": f"#/$defs/{key}_scale"}
+    assert "min2021" in schema["required"] and "duhu2019" not in schema["required"]
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    configuration.validate_config(cfg)
+    only_min = {k: cfg[k] for k in ("scale", "base_seed", "device", "min2021")} | {"papers": ["min2021"]}
+    configuration.validate_config(only_min)  # sections of papers not asked for are optional
+    with pytest.raises(configuration.ConfigError, match=r"at min2021: .*required"):
+        configuration.validate_config(only_min | {"min2021": {}})
+    cfg["min2021"]["quick"]["imbalance"]["lr"] = "5e-3"
+    with pytest.raises(configuration.ConfigError, match=r"imbalance.lr: .*decimal point, e.g. 5.0e-03"):
+        configuration.validate_config(cfg, source="my.yaml")
+
+
+def test_merge_config_merges_nested_sections():
+    from deeplinear.configuration import merge_config
+
+    base = {"a": {"b": 1, "c": [1, 2]}, "d": 1}
+    assert merge_config(base, {"a": {"c": [3]}, "e": 2}) == {"a": {"b": 1, "c": [3]}, "d": 1, "e": 2}
+    assert base == {"a": {"b": 1, "c": [1, 2]}, "d": 1}

@@ -65,3 +65,18 @@ def test_row_space_basis_splits_the_input_space(rng):
     assert phi1.shape == (7, 3) and phi2.shape == (7, 4)
     np.testing.assert_allclose(X @ phi2, 0.0, atol=1e-12)
     np.testing.assert_allclose(np.hstack([phi1, phi2]).T @ np.hstack([phi1, phi2]), np.eye(7), atol=1e-12)
+
+
+def test_streams_record_what_was_drawn():
+    streams = seeding.Streams(7, "min2021")
+    a = streams.rng("init", 64, 3).standard_normal(3)
+    streams.rng("init", 64, 1)
+    streams.rng("init", 64, 3)
+    streams.rng("data")
+    assert np.array_equal(a, seeding.rng(7, "min2021", "init", 64, 3).standard_normal(3))
+    record = streams.record()
+    assert record["base_seed"] == 7 and record["paper"] == "min2021"
+    assert record["streams"] == [
+        {"label": "data", "width": 0, "seed_indices": [0]},
+        {"label": "init", "width": 64, "seed_indices": [1, 3]},
+    ]

@@ -18,10 +18,12 @@ from typing import Any
 import yaml
 
 from deeplinear import jobs
+from deeplinear.configuration import validate_config
 
 
-def load_config(path: str | Path, overrides: list[str] = (), schema: str | Path | None = None) -> dict[str, Any]:
-    """Read a config file, apply ``key.path=value`` overrides and validate it against the schema."""
+def load_config(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
+    """Read a config file, apply ``key.path=value`` overrides and validate it (the same schema
+    and checks as the workflow: :func:`deeplinear.configuration.validate_config`)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"config file not found: {path}")
@@ -35,14 +37,7 @@ def load_config(path: str | Path, overrides: list[str] = (), schema: str | Path 
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = yaml.safe_load(value)
-    schema = Path(schema) if schema else path.resolve().parent / "workflow" / "schemas" / "config.schema.yaml"
-    if schema.exists():
-        from snakemake.utils import validate
-
-        try:
-            validate(config, str(schema))
-        except Exception as exc:  # snakemake's WorkflowError carries the jsonschema message
-            raise ValueError(f"invalid config {path}: {exc}") from None
+    validate_config(config, source=str(path))
     return config
 
 

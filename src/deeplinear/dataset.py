@@ -1,6 +1,6 @@
 """NetCDF datasets: provenance, atomic writes, validated reads, and combining per-job files.
 
-Conventions (shared/DESIGN.md): engine ``netcdf4`` on write and read, float64, zlib level 4
+Conventions: engine ``netcdf4`` on write and read, float64, zlib level 4
 with shuffle, CF-style ``long_name``/``units`` on every variable, provenance in global attrs
 (nested values serialised as JSON, since NetCDF attrs cannot hold dicts or None).
 """

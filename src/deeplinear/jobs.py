@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from deeplinear import NUMERICS_VERSION, claims, dataset, plotting, registry, seeding
 from deeplinear.devices import configure_threads, device_description, resolve_device, set_deterministic
 
@@ -59,6 +61,16 @@ def job_table(config: Mapping[str, Any]) -> dict[tuple[str, str, str], Job]:
     return table
 
 
+def job_context(
+    paper: str, experiment: str, case: str, params: Mapping[str, Any], *, progress: bool = False
+) -> registry.JobContext:
+    """The context a runner receives: params, resolved device (``params["device"]``, default
+    ``cpu``), float64, and fresh random streams under ``params["base_seed"]``."""
+    device = resolve_device(params.get("device", "cpu"))
+    streams = seeding.Streams(params["base_seed"], paper)
+    return registry.JobContext(paper, experiment, case, params, device, streams, torch.float64, progress)
+
+
 def run_job(
     job: Job,
     output: str | Path,
@@ -74,7 +86,8 @@ def run_job(
     exp = registry.experiment(job.paper, job.experiment)
     paper = registry.paper(job.paper)
     device = resolve_device(job.params["device"])
-    ctx = registry.JobContext(job.paper, job.experiment, job.case, job.params, progress)
+    streams = seeding.Streams(job.params["base_seed"], job.paper)
+    ctx = registry.JobContext(job.paper, job.experiment, job.case, job.params, device, streams, torch.float64, progress)
     ds = exp.run(ctx)
     ds.attrs.update(
         dataset.provenance_attrs(
@@ -82,14 +95,8 @@ def run_job(
             experiment=job.experiment,
             case=job.case,
             params=job.params,
-            device=device_description(device),
-            seeds=seeding.stream_record(
-                job.params["base_seed"],
-                job.paper,
-                job.case,
-                job.params.get("width", 0),
-                range(job.params.get("n_seeds", 1)),
-            ),
+            device=device_description(ctx.device),
+            seeds=ctx.streams.record(),
             references=paper.reference,
             title=f"{paper.title}: {job.experiment} ({exp.description})",
             rule=rule,

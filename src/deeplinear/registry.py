@@ -1,8 +1,10 @@
 """The uniform shape every reproduced paper plugs into, and the list of papers.
 
-A paper is one module in :mod:`deeplinear.papers` exposing ``PAPER``, a :class:`Paper`. Adding a
-sixth paper means one new module, one entry in :data:`PAPER_MODULES`, one config section and one
-rules entry (its figure targets).
+A paper is one package in :mod:`deeplinear.papers` exposing ``PAPER``, a :class:`Paper`, with
+one module per concern (theory, experiments, analysis, claims, figures) and its config schema
+(``config.schema.yaml``) beside it. Adding a sixth paper means one new package, one entry in
+:data:`PAPER_MODULES` and one config section: the workflow's schema, job table, claim rules and
+named figure targets are all generated from this registry.
 """
 
 from __future__ import annotations
@@ -10,15 +12,21 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import xarray as xr
+import yaml
 
-from deeplinear.claims import Claim
+from deeplinear.claims import Claim, ClaimCheck, evaluate_claims
+from deeplinear.seeding import Streams
+
+if TYPE_CHECKING:
+    import torch
+    import xarray as xr
 
 KINDS = ("width_scaling", "depth_scaling", "prior_sampling")
 
-#: paper key -> module under deeplinear.papers (imported lazily).
+#: paper key -> package under deeplinear.papers (imported lazily). The one list of papers.
 PAPER_MODULES: dict[str, str] = {
     "chizat2022": "deeplinear.papers.chizat2022",
     "duhu2019": "deeplinear.papers.duhu2019",
@@ -30,13 +38,22 @@ PAPER_MODULES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class JobContext:
-    """Everything one experiment job needs: its resolved params and where it sits in the grid."""
+    """Everything one experiment job needs: where it sits in the grid, its resolved params, the
+    resolved torch device and dtype, and its random streams (which record what they hand out)."""
 
     paper: str
     experiment: str
     case: str
     params: Mapping[str, Any]
+    device: torch.device
+    streams: Streams
+    dtype: torch.dtype | None = None
     progress: bool = False
+
+    @property
+    def progress_label(self) -> str | bool:
+        """Label of this job's progress bar, or ``False`` when no bar is wanted."""
+        return f"{self.paper}/{self.experiment}/{self.case}" if self.progress else False
 
 
 @dataclass(frozen=True)
@@ -78,18 +95,43 @@ class FigureSpec:
 
 @dataclass(frozen=True)
 class Paper:
-    """A reproduced paper: metadata, experiments, figures and its claim checks."""
+    """A reproduced paper: metadata, experiments, figures, claim checks and config schema."""
 
     key: str
     title: str
     reference: str
     experiments: Mapping[str, Experiment]
     figures: Mapping[str, FigureSpec]
-    check_claims: Callable[[Mapping[str, xr.Dataset]], list[Claim]]
-    claim_ids: tuple[str, ...] = field(default=())
+    claims: tuple[ClaimCheck, ...]
+    #: ``config.schema.yaml`` of the paper: the JSON Schema of one scale block of its config section.
+    schema_file: Path
     #: Bumped when this paper's numbers change; jobs get ``numerics_version`` =
     #: "<package NUMERICS_VERSION>.<this>", so only the changed paper's jobs rerun.
     version: str = "1"
+    description: str = field(default="")
+
+    def __post_init__(self) -> None:
+        ids = [c.id for c in self.claims]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{self.key}: claim ids are not unique: {ids}")
+        for name, fig in self.figures.items():
+            unknown = set(fig.experiments) - set(self.experiments)
+            if unknown:
+                raise ValueError(f"{self.key}: figure {name} reads unknown experiments {sorted(unknown)}")
+
+    @property
+    def claim_ids(self) -> tuple[str, ...]:
+        """The ids of the paper's claims, in order (a claim stated per parameter value produces
+        records ``<id>[<qualifier>]``)."""
+        return tuple(c.id for c in self.claims)
+
+    def check_claims(self, datasets: Mapping[str, xr.Dataset]) -> list[Claim]:
+        """Every claim of the paper against its combined datasets (``experiment -> Dataset``)."""
+        return evaluate_claims(self.key, self.claims, datasets)
+
+    def config_schema(self) -> dict[str, Any]:
+        """The JSON Schema of one scale block (``<key>.quick``, ``<key>.paper``) of the config."""
+        return yaml.safe_load(self.schema_file.read_text())
 
 
 def one_job_per(
@@ -115,6 +157,16 @@ def paper(key: str) -> Paper:
         raise KeyError(f"unknown paper {key!r}; known papers: {sorted(PAPER_MODULES)}")
     module = importlib.import_module(PAPER_MODULES[key])
     return module.PAPER
+
+
+def papers() -> list[Paper]:
+    """Every registered paper, in registry order."""
+    return [paper(key) for key in PAPER_MODULES]
+
+
+def figure_targets(paper_keys: list[str] | None = None) -> list[tuple[str, str]]:
+    """``(paper, figure)`` for every figure of the given papers (default: all registered)."""
+    return [(key, name) for key in (paper_keys or list(PAPER_MODULES)) for name in paper(key).figures]
 
 
 def experiment(paper_key: str, name: str) -> Experiment:

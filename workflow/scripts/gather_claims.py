@@ -3,7 +3,8 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821 (for --sdm conda)
+# the checkout's library first (scriptdir is workflow/rules/../scripts: resolve before climbing)
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))  # noqa: F821
 from deeplinear import jobs
 from deeplinear.logs import job_log
 

@@ -3,14 +3,16 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821 (for --sdm conda)
-from deeplinear import jobs
+# the checkout's library first (scriptdir is workflow/rules/../scripts: resolve before climbing)
+sys.path.insert(0, str(Path(snakemake.scriptdir).resolve().parents[1] / "src"))  # noqa: F821
+from deeplinear import jobs, registry
 from deeplinear.logs import job_log
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_log(sm.log[0]) as log:
     w = sm.wildcards
-    job = jobs.Job(sm.rule, w.paper, w.experiment, w.case, dict(sm.params.job))
+    kind = registry.experiment(w.paper, w.experiment).kind
+    job = jobs.Job(kind, w.paper, w.experiment, w.case, dict(sm.params.job))
     log.info("running %s/%s/%s with params %s", w.paper, w.experiment, w.case, jobs.params_json(job))
     jobs.run_job(job, sm.output[0], threads=sm.threads, progress=True, rule=sm.rule, wildcards=dict(w))
     log.info("wrote %s", sm.output[0])

@@ -1,13 +1,13 @@
-"""Bassetti et al. (2024): the exact Wishart sampler against real networks and the closed forms."""
+"""Tests of deeplinear.papers.bassetti2024.experiments."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import integrate, stats
+from scipy import stats
 
 from deeplinear import prior
-from deeplinear.papers import bassetti2024 as B
+from deeplinear.papers.bassetti2024 import experiments, theory
 
 
 def _gens(seed: int):
@@ -24,7 +24,7 @@ def test_wishart_sampler_agrees_with_real_networks(width, depth, dim):
     lam = 1.3
     brute = prior.brute_force_outputs(X, [width] * depth, dim, [lam] * (depth + 1), 8000, gen).numpy()
     exact, _ = prior.wishart_outputs(X, [width] * depth, dim, lam ** (depth + 1), 8000, rng, gen)
-    for name, stat in B.TWO_SAMPLE_STATISTICS.items():
+    for name, stat in experiments.TWO_SAMPLE_STATISTICS.items():
         p = stats.ks_2samp(stat(brute), stat(exact.numpy())).pvalue
         assert p > 1e-3, (name, p)
 
@@ -58,11 +58,14 @@ def test_exact_sampler_matches_closed_forms():
     rng, gen = _gens(3)
     widths = [10] * 6
     _, R = prior.wishart_outputs(np.eye(2), widths, 2, 1.0, 200000, rng, gen)
-    measured = B.matrix_statistics(R.numpy())
-    theory = B.cross_moments(widths)
+    measured = experiments.matrix_statistics(R.numpy())
+    predicted = theory.cross_moments(widths)
     for name in ("r11_sq", "r12_sq", "r11_r22"):
-        assert abs(measured[name] - theory[name]) <= 4 * measured[f"{name}_se"], name
-    for name, (mean, var) in (("log_r11", B.log_r11_moments(widths)), ("log_det", B.log_det_moments(widths, 2))):
+        assert abs(measured[name] - predicted[name]) <= 4 * measured[f"{name}_se"], name
+    for name, (mean, var) in (
+        ("log_r11", theory.log_r11_moments(widths)),
+        ("log_det", theory.log_det_moments(widths, 2)),
+    ):
         assert abs(measured[f"{name}_mean"] - mean) <= 4 * measured[f"{name}_mean_se"], name
         assert abs(measured[f"{name}_var"] - var) <= 4 * measured[f"{name}_var_se"], name
 
@@ -72,38 +75,15 @@ def test_kurtosis_and_cross_covariance_of_outputs():
     widths = [8] * 4
     X = rng.standard_normal((3, 1))
     f, _ = prior.wishart_outputs(X, widths, 2, 1.0, 200000, rng, gen)
-    s = B.output_statistics(f.numpy(), 1.0, X.T @ X / 3)
-    th = B.cross_moments(widths)
+    s = experiments.output_statistics(f.numpy(), 1.0, X.T @ X / 3)
+    th = theory.cross_moments(widths)
     assert abs(s["kurtosis"] - th["kurtosis"]) <= 4 * s["kurtosis_se"]
     assert abs(s["cov_sq"] - th["cov_sq"]) <= 4 * s["cov_sq_se"] and th["cov_sq"] > 0
     assert abs(s["f1f2"]) <= 4 * s["f1f2_se"]  # uncorrelated ...
     assert s["cond_f2sq"][-1] > s["cond_f2sq"][0]  # ... but dependent
 
 
-def test_log_moments_reduce_and_approach_their_limits():
-    widths = [50] * 25
-    assert B.log_det_moments(widths, 1) == pytest.approx(B.log_r11_moments(widths))
-    a, N = 0.5, 4000
-    mean, var = B.log_det_moments([N] * round(a * N), 3)
-    lim_mean, lim_var = B.limit_log_det_moments(a, 3)
-    assert mean == pytest.approx(lim_mean, rel=2e-3) and var == pytest.approx(lim_var, rel=2e-3)
-    assert 3 * B.s_product([N] * round(a * N)) == pytest.approx(B.kurtosis_limit(a), rel=1e-3)
-
-
-@pytest.mark.parametrize("a", [0.0, 0.25, 1.0])
-def test_limit_law_is_a_normalised_density_with_kurtosis_3e2a(a):
-    total = integrate.quad(lambda x: B.limit_pdf(np.array(x), a), -np.inf, np.inf)[0]
-    assert total == pytest.approx(1.0, abs=1e-8)
-    m2 = integrate.quad(lambda x: x**2 * B.limit_pdf(np.array(x), a), -np.inf, np.inf)[0]
-    m4 = integrate.quad(lambda x: x**4 * B.limit_pdf(np.array(x), a), -np.inf, np.inf)[0]
-    assert m2 == pytest.approx(1.0, rel=1e-6)  # E R = e^{-a + a} = 1
-    assert m4 / m2**2 == pytest.approx(B.kurtosis_limit(a), rel=1e-6)
-    x = np.array([-1.3, 0.2, 2.5])
-    h = 1e-5
-    np.testing.assert_allclose((B.limit_cdf(x + h, a) - B.limit_cdf(x - h, a)) / (2 * h), B.limit_pdf(x, a), rtol=1e-6)
-
-
 def test_config_check_names_the_key():
     section = {"widths": [1, 8], "outputs": 2, "n_samples": 1000}
     with pytest.raises(ValueError, match=r"bassetti2024\.proportional\.widths"):
-        B.per_width_cases("proportional")(section)
+        experiments.per_width_cases("proportional")(section)

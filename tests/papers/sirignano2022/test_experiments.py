@@ -1,4 +1,4 @@
-"""Sirignano & Spiliopoulos (2022): SGD, the limit kernels and the random ODE."""
+"""Tests of deeplinear.papers.sirignano2022.experiments."""
 
 from __future__ import annotations
 
@@ -6,24 +6,25 @@ import numpy as np
 import pytest
 import torch
 
-from deeplinear.papers import sirignano2022 as S
+from deeplinear.papers.sirignano2022 import about, experiments, theory
+from deeplinear.seeding import Streams
 
 P = {"n_train": 3, "input_dim": 3, "activation": "tanh", "base_seed": 11}
 
 
 def test_relu_is_refused_with_the_theorems_reason():
     with pytest.raises(ValueError, match="excluded by the theorem"):
-        S.activation("relu")
+        theory.activation("relu")
     with pytest.raises(ValueError, match="excluded by the theorem"):
-        S.sgd_cases({**P, "activation": "relu", "widths": [10]})
+        experiments.sgd_cases({**P, "activation": "relu", "widths": [10]})
 
 
 @pytest.mark.parametrize("act", ["tanh", "sigmoid"])
 def test_quadrature_kernels_match_monte_carlo(act):
     """A and Sigma_G by quadrature vs 400000 Monte Carlo draws of (c, w); 4 SE per entry."""
-    X, _ = S.make_data(P)
-    A, sigma_g = S.limit_kernels(X, 2.0, act)
-    sigma, dsigma = S.activation(act)
+    X, _ = experiments.make_data(P, Streams(P["base_seed"], about.KEY))
+    A, sigma_g = theory.limit_kernels(X, 2.0, act)
+    sigma, dsigma = theory.activation(act)
     rng = np.random.default_rng(0)
     n = 400000
     w = rng.standard_normal((n, 3))
@@ -44,17 +45,17 @@ def test_quadrature_kernels_match_monte_carlo(act):
 
 
 def test_ode_solution_solves_the_ode():
-    X, y = S.make_data(P)
-    A, _ = S.limit_kernels(X, 3.0, "tanh")
+    X, y = experiments.make_data(P, Streams(P["base_seed"], about.KEY))
+    A, _ = theory.limit_kernels(X, 3.0, "tanh")
     h0 = np.array([0.3, -0.2, 0.1])
     t = np.array([0.5, 0.5 + 1e-6])
-    h = S.ode_solution(A, y, h0, t)
+    h = theory.ode_solution(A, y, h0, t)
     assert np.allclose((h[1] - h[0]) / 1e-6, A @ (y - h[0]), atol=1e-5)
-    assert np.allclose(S.ode_solution(A, y, h0, np.array([200.0]))[0], y)
+    assert np.allclose(theory.ode_solution(A, y, h0, np.array([200.0]))[0], y)
 
 
 def test_one_sgd_step_is_the_papers_update():
-    X, y = S.make_data(P)
+    X, y = experiments.make_data(P, Streams(P["base_seed"], about.KEY))
     rng = np.random.default_rng(1)
     N, alpha = 7, 0.8
     C0, W0 = rng.uniform(-1, 1, N), rng.standard_normal((N, 3))
@@ -65,15 +66,15 @@ def test_one_sgd_step_is_the_papers_update():
     C_want = C0 + eta * (y[j] - g) * np.tanh(W0 @ x)
     W_want = W0 + eta * (y[j] - g) * (C0 * (1 - np.tanh(W0 @ x) ** 2))[:, None] * x[None, :]
     C, W = torch.as_tensor(C0)[None].clone(), torch.as_tensor(W0)[None].clone()
-    S.sgd(C, W, torch.as_tensor(X), torch.as_tensor(y), torch.tensor([[j]]), alpha, "tanh", np.array([0, 1]))
+    experiments.sgd(C, W, torch.as_tensor(X), torch.as_tensor(y), torch.tensor([[j]]), alpha, "tanh", np.array([0, 1]))
     assert np.allclose(C[0].numpy(), C_want) and np.allclose(W[0].numpy(), W_want)
 
 
 def test_init_kurtosis_formula_matches_sampling():
     """Excess kurtosis of g_0 at N = 1 (largest): 400000 draws, 4 SE (SE ~ sqrt(24/n) x 1.5)."""
-    X, _ = S.make_data(P)
+    X, _ = experiments.make_data(P, Streams(P["base_seed"], about.KEY))
     rng = np.random.default_rng(2)
     n = 400000
     g = rng.uniform(-1, 1, n) * np.tanh(rng.standard_normal((n, 3)) @ X[0])
     kurt = ((g - g.mean()) ** 4).mean() / g.var() ** 2 - 3
-    assert abs(kurt - S.init_excess_kurtosis(X, 1, "tanh")[0]) <= 4 * 1.5 * np.sqrt(24 / n)
+    assert abs(kurt - theory.init_excess_kurtosis(X, 1, "tanh")[0]) <= 4 * 1.5 * np.sqrt(24 / n)

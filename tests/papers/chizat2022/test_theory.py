@@ -1,4 +1,4 @@
-"""Chizat et al. (2022): the exact infinite-width limit on its own, and finite width against it."""
+"""Tests of deeplinear.papers.chizat2022.theory."""
 
 from __future__ import annotations
 
@@ -7,27 +7,20 @@ import pytest
 import torch
 
 from deeplinear import engine
-from deeplinear.papers import chizat2022 as C
+from deeplinear.papers.chizat2022 import about, experiments, theory
+from deeplinear.seeding import Streams
 
 PARAMS = {"n_samples": 3, "input_dim": 5, "output_dim": 2, "condition_number": 3.0, "lr": 0.25, "base_seed": 7}
 
 
 @pytest.fixture(scope="module")
-def problem() -> C.Problem:
-    return C.make_problem(PARAMS)
-
-
-def test_problem_has_the_requested_spectrum(problem):
-    eig = np.linalg.eigvalsh(problem.sigma)[::-1]
-    assert np.allclose(eig[:3], [1.0, 3**-0.5, 1 / 3]) and np.allclose(eig[3:], 0, atol=1e-12)
-    # beta* = C Sigma^+ minimises the risk and lies in the row space
-    assert np.allclose(problem.beta_star @ problem.sigma, problem.C)
-    assert np.allclose(problem.beta_star @ problem.row_projector, problem.beta_star)
+def problem() -> theory.Problem:
+    return experiments.make_problem(PARAMS, Streams(PARAMS["base_seed"], about.KEY))
 
 
 def test_limit_operator_follows_the_path_rule():
-    basis = C.PathBasis(d=2, k=1, R=4)
-    lam = C.limit_operator(basis)
+    basis = theory.PathBasis(d=2, k=1, R=4)
+    lam = theory.limit_operator(basis)
     h0, h1 = basis.h0, basis.h1
     assert len(h0) + len(h1) == (2 + 1) * 5  # every (root, r) path once
     col = lam[:, h0.index((0, 2))]  # Lambda e(in_0, 2) = e(in_0, 3) + e(in_0, 1)
@@ -42,24 +35,24 @@ def test_limit_operator_follows_the_path_rule():
 
 
 def test_limit_starts_at_zero_and_first_step_is_three_eta_c(problem):
-    beta = C.limit_trajectory(problem, 0.25, 5)
+    beta = theory.limit_trajectory(problem, 0.25, 5)
     assert np.abs(beta[0]).max() == 0.0
     assert np.allclose(beta[1], 3 * 0.25 * problem.C, rtol=1e-13, atol=1e-15)
 
 
 def test_truncation_beyond_t_plus_2_is_exact(problem):
     steps = 40
-    short, long = C.limit_trajectory(problem, 0.25, steps, 3), C.limit_trajectory(problem, 0.25, steps, 10)
+    short, long = theory.limit_trajectory(problem, 0.25, steps, 3), theory.limit_trajectory(problem, 0.25, steps, 10)
     assert np.abs(short - long).max() <= 1e-12
     with pytest.raises(ValueError, match="R >= T"):
-        C.limit_trajectory(problem, 0.25, steps, 1)
+        theory.limit_trajectory(problem, 0.25, steps, 1)
     # a very short truncation is an approximation, and a visible one
-    rough = C.truncated_limit_trajectory(problem, 0.25, steps, 1)
+    rough = theory.truncated_limit_trajectory(problem, 0.25, steps, 1)
     assert np.abs(rough - long).max() > 1e-6
 
 
 def test_limit_stays_in_row_space_and_converges_to_min_norm(problem):
-    beta = C.limit_trajectory(problem, 0.25, 150)
+    beta = theory.limit_trajectory(problem, 0.25, 150)
     null = beta - beta @ problem.row_projector
     assert np.abs(null).max() <= 1e-10
     dist = np.linalg.norm(beta - problem.beta_star, axis=(1, 2))
@@ -67,7 +60,7 @@ def test_limit_stays_in_row_space_and_converges_to_min_norm(problem):
 
 
 def test_limit_dimension_grows_with_steps_not_width():
-    U, M, V = C.limit_initial_weights(3, 2, 20)
+    U, M, V = theory.limit_initial_weights(3, 2, 20)
     assert M.shape == (V.shape[1], U.shape[0])
     assert U.shape[0] + M.shape[0] == (3 + 2) * 21
 
@@ -75,7 +68,7 @@ def test_limit_dimension_grows_with_steps_not_width():
 def test_finite_width_gd_is_the_papers_update(problem):
     """One engine step on [U, M, V] equals the explicit simultaneous updates of PAPERS.md P1."""
     rng = np.random.default_rng(0)
-    U, M, V = C.finite_initial_weights(5, 2, 16, rng)
+    U, M, V = theory.finite_initial_weights(5, 2, 16, rng)
     eta = 0.1
     beta = V @ M @ U
     G = beta @ problem.sigma - problem.C
@@ -93,7 +86,7 @@ def test_init_predictor_norm_is_exact():
     d, k, m = 3, 2, 24
     vals = []
     for _ in range(2000):
-        U, M, V = C.finite_initial_weights(d, k, m, rng)
+        U, M, V = theory.finite_initial_weights(d, k, m, rng)
         vals.append(m * np.sum((V @ M @ U) ** 2) / (d * k))
     vals = np.asarray(vals)
     assert abs(vals.mean() - 1) <= 4 * vals.std(ddof=1) / np.sqrt(vals.size)
@@ -102,10 +95,10 @@ def test_init_predictor_norm_is_exact():
 def test_words_follow_the_recursion_and_are_nearly_orthonormal():
     rng = np.random.default_rng(2)
     d, k, m, draws = 2, 1, 400, 200
-    inits = [C.finite_initial_weights(d, k, m, rng) for _ in range(draws)]
+    inits = [theory.finite_initial_weights(d, k, m, rng) for _ in range(draws)]
     U, M, V = (torch.as_tensor(np.stack(w)) for w in zip(*inits, strict=True))
-    W0, W1 = C.words(U, M, V, 3)
-    basis = C.PathBasis(d, k, 3)
+    W0, W1 = theory.words(U, M, V, 3)
+    basis = theory.PathBasis(d, k, 3)
     # explicit recursion for in_0 in member 0: w1 = M u, w2 = M^T w1 - u, w3 = M w2 - w1
     u, M0 = U[0, :, 0], M[0]
     w1 = M0 @ u
@@ -119,7 +112,7 @@ def test_words_follow_the_recursion_and_are_nearly_orthonormal():
         gram = (W.transpose(-1, -2) @ W).numpy()
         mean, se = gram.mean(0), gram.std(0, ddof=1) / np.sqrt(draws)
         assert np.all(np.abs(mean - np.eye(mean.shape[0])) <= 4 * se + 3 / m)
-    dev_max, dev_rms = C.word_gram_deviation(U, M, V, 3)
+    dev_max, dev_rms = theory.word_gram_deviation(U, M, V, 3)
     assert torch.all(dev_rms <= dev_max) and float(dev_max.mean()) < 0.5
 
 
@@ -127,10 +120,10 @@ def test_finite_width_approaches_the_limit_at_rate_m_to_minus_half(problem):
     """Monte Carlo against the exact limit: the seed-mean sup_t distance falls by about 2 when
     m grows 4x. 12 seeds per width; the tolerance [1.5, 2.7] is about 3 SE of the ratio."""
     steps, lr = 30, 0.25
-    limit = C.limit_trajectory(problem, lr, steps)
+    limit = theory.limit_trajectory(problem, lr, steps)
     sup = {}
     for m in (64, 256):
-        inits = [C.finite_initial_weights(5, 2, m, np.random.default_rng(100 * m + s)) for s in range(12)]
+        inits = [theory.finite_initial_weights(5, 2, m, np.random.default_rng(100 * m + s)) for s in range(12)]
         ws = [torch.as_tensor(np.stack(w)) for w in zip(*inits, strict=True)]
         res = engine.train(
             ws,
@@ -143,13 +136,3 @@ def test_finite_width_approaches_the_limit_at_rate_m_to_minus_half(problem):
         sup[m] = np.linalg.norm(res.metrics["beta"] - limit[:, None], axis=(-2, -1)).max(0)
     ratio = sup[64].mean() / sup[256].mean()
     assert 1.5 <= ratio <= 2.7, ratio
-
-
-def test_cases_split_the_shared_block():
-    section = {**PARAMS, "steps": 10, "widths": [8, 16], "n_seeds": 2, "word_length": 2, "truncation_margins": [3, 10]}
-    fw = C.finite_width_cases(section)
-    assert sorted(fw) == ["m_16", "m_8"] and "truncation_margins" not in fw["m_8"]
-    (limit,) = C.limit_cases(section).values()
-    assert "widths" not in limit and "n_seeds" not in limit
-    with pytest.raises(ValueError, match="truncation_margins"):
-        C.limit_cases({**section, "truncation_margins": [1, 3]})

@@ -1,0 +1,44 @@
+"""Chizat et al. (2022): distances between finite-width and limit trajectories and other statistics
+of the combined datasets, shared by claims and figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from deeplinear.stats import fit_line
+
+
+def distance_to_limit(finite: xr.Dataset, limit: xr.Dataset) -> xr.DataArray:
+    r""":math:`\lVert\beta_m(t) - \beta_\infty(t)\rVert_F` per width, seed and step."""
+    diff = finite["beta"] - limit["beta_limit"]
+    return np.sqrt((diff**2).sum(("out", "in")))
+
+
+def sup_distance_to_limit(finite: xr.Dataset, limit: xr.Dataset) -> xr.DataArray:
+    r""":math:`\sup_{t \le T}\lVert\beta_m(t) - \beta_\infty(t)\rVert_F` per width and seed."""
+    return distance_to_limit(finite, limit).max("step")
+
+
+def seed_mean_and_se(values: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over seeds and its standard error ``std / sqrt(n_seeds)``."""
+    n = values.sizes["seed"]
+    se = values.std("seed", ddof=1) / np.sqrt(n) if n > 1 else xr.zeros_like(values.mean("seed"))
+    return values.mean("seed").values, se.values
+
+
+def limit_convergence_fit(lim: xr.Dataset) -> dict[str, float]:
+    """Log-linear fit of :math:`\\lVert\\beta_\\infty(t) - C\\Sigma^+\\rVert` against the step,
+    over the steps before it falls below ``1e-10`` of its initial value (the float64 floor)."""
+    dist = lim["distance_to_min_norm_limit"].values
+    steps = lim["step"].values
+    keep = dist > 1e-10 * dist[0]
+    fit = fit_line(steps[keep], np.log(dist[keep]))
+    return {
+        "rate": fit.slope,
+        "intercept": fit.intercept,
+        "r_squared": fit.r_squared,
+        "first": int(steps[keep][0]),
+        "last": int(steps[keep][-1]),
+        "final": float(dist[-1]),
+    }

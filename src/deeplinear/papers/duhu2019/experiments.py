@@ -1,0 +1,282 @@
+"""Du & Hu (2019): data, initialisation and the two experiments as job runners."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+from torch import Tensor
+
+from deeplinear import data, engine, prior
+from deeplinear.papers.duhu2019.about import DTYPE, KEY
+from deeplinear.papers.duhu2019.theory import (
+    gram_operator,
+    init_output_moments,
+    normalised_gram_extremes,
+    output_scale,
+    theorem_lr,
+)
+from deeplinear.registry import JobContext, one_job_per
+from deeplinear.seeding import Streams
+
+STATUS_NOT_RUN = -1  # a (width, lr_factor) cell outside the narrow-net step-size grid
+
+# ---- data ------------------------------------------------------------------------------------
+
+
+def make_data(p: Mapping[str, Any], streams: Streams) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` (n x d_in, samples as rows) of rank ``r`` with :math:`\\lambda(X^\\top X)` from 1 down
+    to ``1/condition_number``, and ``Y = X Φ^T`` for Φ with entries ``N(0, 1/d_in)``; one draw per
+    ``base_seed``, shared by every depth, width and seed."""
+    g = streams.rng("data")
+    eig = data.geometric_spectrum(p["rank"], p["condition_number"])
+    X = data.matrix_with_singular_values(p["n_samples"], p["input_dim"], np.sqrt(eig), g)
+    phi = data.gaussian_matrix(p["output_dim"], p["input_dim"], 1 / np.sqrt(p["input_dim"]), g)
+    return X, X @ phi.T
+
+
+def init_weights(depth: int, width: int, input_dim: int, output_dim: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``W_1`` (m x d_in), ``W_2..W_{L-1}`` (m x m), ``W_L`` (d_out x m), entries ``N(0, 1)``;
+    for ``L = 1`` a single ``d_out x d_in`` matrix."""
+    dims = [input_dim] + [width] * (depth - 1) + [output_dim]
+    return [rng.standard_normal((dims[i + 1], dims[i])) for i in range(depth)]
+
+
+# ---- experiment (i): the phase diagram -----------------------------------------------------------
+
+
+def _check_widths(section: Mapping[str, Any], experiment: str) -> None:
+    if min(section["widths"]) < section["output_dim"]:
+        raise ValueError(
+            f"{KEY}.{experiment}.widths must be >= output_dim ({section['output_dim']}): "
+            "narrower nets cannot reach OPT = 0"
+        )
+
+
+def phase_diagram_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """One job per depth ``L``; all widths, seeds and step-size multipliers of a depth inside."""
+    _check_widths(section, "phase_diagram")
+    if 1.0 not in section["lr_factors"]:
+        raise ValueError(f"{KEY}.phase_diagram.lr_factors must contain 1.0 (the theorem's step)")
+    return one_job_per(section, "depths", "depth", "L")
+
+
+def _flag_attrs() -> dict[str, Any]:
+    return {
+        "long_name": "run outcome",
+        "units": "1",
+        "flag_values": np.array([STATUS_NOT_RUN, *engine.STATUS_CODES.values()], dtype=np.int8),
+        "flag_meanings": "not_run " + engine.STATUS_FLAG_MEANINGS,
+    }
+
+
+def _attrs(long_name: str, units: str = "1") -> dict[str, str]:
+    return {"long_name": long_name, "units": units}
+
+
+def _run_cell(p, X, Y, depth, width, factors, device, progress, streams: Streams):
+    """GD of every (seed, lr factor) member of one (depth, width) cell, batched."""
+    seeds = range(p["n_seeds"])
+    d_in, d_out = p["input_dim"], p["output_dim"]
+    key_width = width if depth > 1 else 0  # an L = 1 net has no hidden width
+    per_seed = [init_weights(depth, width, d_in, d_out, streams.rng(f"init-L{depth}", key_width, s)) for s in seeds]
+    weights = [
+        torch.as_tensor(np.stack([ws[i] for ws in per_seed]), dtype=DTYPE, device=device).repeat_interleave(
+            len(factors), 0
+        )
+        for i in range(depth)
+    ]
+    scale = output_scale(width, depth, d_out)
+    reg = engine.Regression(
+        torch.as_tensor(X, dtype=DTYPE, device=device)[None], torch.as_tensor(Y, dtype=DTYPE, device=device)[None]
+    )
+    loss0 = engine.loss_from_residual(engine.residual(engine.end_to_end(weights, scale), reg))
+    lam = np.sort(np.linalg.eigvalsh(X.T @ X))[::-1]
+    P0 = gram_operator([w[:: len(factors)] for w in weights], reg.X, scale)
+    lam_min_p, lam_max_p = normalised_gram_extremes(P0, p["rank"], d_out, depth, lam[p["rank"] - 1], lam[0])
+    lr = theorem_lr(depth, d_out, lam[0])
+    tracked = movement_layers(depth)
+    initial = {i: weights[i].clone() for i in tracked}
+    result = engine.train(
+        weights,
+        reg,
+        lr,
+        p["max_steps"],
+        scale=scale,
+        log_steps=log_grid(p),
+        target_loss=p["epsilon"] * loss0,
+        member_lr_factor=torch.as_tensor(list(factors) * len(seeds), dtype=DTYPE),
+        progress=progress,
+        clone=False,
+    )
+    hidden = [
+        torch.linalg.matrix_norm(result.weights[i] - w0) / torch.linalg.matrix_norm(w0) for i, w0 in initial.items()
+    ]
+    movement = torch.stack(hidden).amax(0).cpu().numpy() if hidden else np.full(len(factors) * len(seeds), np.nan)
+    shape = (len(seeds), len(factors))
+    return {
+        "status": result.status.reshape(shape),
+        "stop_step": result.stop_step.reshape(shape),
+        "loss": np.moveaxis(result.metrics["loss"], 0, -1).reshape(*shape, -1),
+        "movement": movement.reshape(shape),
+        "gram_min": lam_min_p.cpu().numpy(),
+        "gram_max": lam_max_p.cpu().numpy(),
+        "lr": lr,
+    }
+
+
+MOVEMENT_LAYERS = 4
+
+
+def movement_layers(depth: int) -> list[int]:
+    """Indices of the hidden m x m layers (``W_2..W_{L-1}``) whose movement is tracked: all of
+    them up to :data:`MOVEMENT_LAYERS`, else that many evenly spaced (memory: each needs a copy)."""
+    hidden = np.arange(1, depth - 1)
+    if hidden.size <= MOVEMENT_LAYERS:
+        return hidden.tolist()
+    return np.unique(np.round(np.linspace(1, depth - 2, MOVEMENT_LAYERS)).astype(int)).tolist()
+
+
+def log_grid(p: Mapping[str, Any]) -> np.ndarray:
+    """The logged steps: ``n_log`` log-spaced steps in ``[0, max_steps]``."""
+    return engine.log_spaced_steps(p["max_steps"], p["n_log"])
+
+
+def run_phase_diagram(ctx: JobContext) -> xr.Dataset:
+    """Every width of one depth ``L``: ``T_ε`` per (width, lr factor, seed), capped and diverged
+    runs flagged, loss curves at logged steps, the hidden layers' relative movement and the
+    normalised extremes of the Gram operator ``P(0)``. Widths above ``narrow_max_width`` run only
+    the theorem's step (``lr_factor = 1``); their other factors are ``not_run``."""
+    p = ctx.params
+    device = ctx.device
+    depth, widths, factors = p["depth"], p["widths"], [float(f) for f in p["lr_factors"]]
+    X, Y = make_data(p, ctx.streams)
+    steps = log_grid(p)
+    n_w, n_f, n_s, n_t = len(widths), len(factors), p["n_seeds"], len(steps)
+    out = {
+        "status": np.full((n_w, n_f, n_s), STATUS_NOT_RUN, dtype=np.int8),
+        "stop_step": np.full((n_w, n_f, n_s), -1, dtype=np.int64),
+        "loss": np.full((n_w, n_f, n_s, n_t), np.nan),
+        "movement": np.full((n_w, n_f, n_s), np.nan),
+        "gram_min": np.full((n_w, n_s), np.nan),
+        "gram_max": np.full((n_w, n_s), np.nan),
+    }
+    lr = np.nan
+    shallow = None  # L = 1 has no hidden width: one run (all factors) serves every width
+    for iw, m in enumerate(widths):
+        run_factors = factors if m <= p["narrow_max_width"] else [1.0]
+        label = f"{KEY} L={depth} m={m}" if ctx.progress else False
+        if depth == 1:
+            shallow = shallow or _run_cell(p, X, Y, depth, m, factors, device, label, ctx.streams)
+            cell = {
+                k: v if np.ndim(v) < 2 else v[:, [factors.index(f) for f in run_factors]] for k, v in shallow.items()
+            }
+        else:
+            cell = _run_cell(p, X, Y, depth, m, run_factors, device, label, ctx.streams)
+        lr = cell["lr"]
+        idx = [factors.index(f) for f in run_factors]
+        for name in ("status", "stop_step", "movement"):
+            out[name][iw, idx] = cell[name].T
+        out["loss"][iw, idx] = np.moveaxis(cell["loss"], 0, 1)
+        out["gram_min"][iw] = cell["gram_min"]
+        out["gram_max"][iw] = cell["gram_max"]
+    converged = out["status"] == engine.STATUS_CODES[engine.STATUS_CONVERGED]
+    t_eps = np.where(converged, out["stop_step"], np.nan)
+    dims = ("depth", "width", "lr_factor", "seed")
+    lam = np.sort(np.linalg.eigvalsh(X.T @ X))[::-1]
+    variables = {
+        "status": (dims, out["status"][None], _flag_attrs()),
+        "t_eps": (
+            dims,
+            t_eps[None],
+            _attrs("T_eps: first step with loss <= eps * loss(0) (NaN unless converged)", "step"),
+        ),
+        "loss": ((*dims, "log_point"), out["loss"][None], _attrs("loss 1/2 ||alpha W_L...W_1 X - Y||_F^2")),
+        "hidden_movement": (
+            dims,
+            out["movement"][None],
+            _attrs(
+                f"max over hidden layers W_2..W_{{L-1}} (at most {MOVEMENT_LAYERS}, evenly spaced) of "
+                "||W_i(end) - W_i(0)||_F / ||W_i(0)||_F"
+            ),
+        ),
+        "gram_min_init": (
+            ("depth", "width", "seed"),
+            out["gram_min"][None],
+            _attrs("lambda_min(P(0)) on the column space of X / (L lambda_r(X^T X) / d_out)"),
+        ),
+        "gram_max_init": (
+            ("depth", "width", "seed"),
+            out["gram_max"][None],
+            _attrs("lambda_max(P(0)) / (L lambda_max(X^T X) / d_out)"),
+        ),
+        "lr": (("depth",), [lr], _attrs("theorem step eta = d_out / (3 L ||X^T X||)")),
+        "lambda_r": ((), lam[p["rank"] - 1], _attrs("lambda_r(X^T X), smallest non-zero eigenvalue")),
+        "lambda_max": ((), lam[0], _attrs("lambda_max(X^T X)")),
+    }
+    coords = {
+        "depth": [depth],
+        "width": np.asarray(widths),
+        "lr_factor": np.asarray(factors),
+        "seed": np.arange(n_s),
+        "log_point": np.arange(n_t),
+        "step": ("log_point", steps, _attrs("GD step", "step")),
+    }
+    ds = xr.Dataset(variables, coords=coords)
+    ds.attrs.update(output_dim=p["output_dim"], epsilon=p["epsilon"], max_steps=p["max_steps"], rank=p["rank"])
+    return ds
+
+
+# ---- experiment (ii): init output statistics (prior sampling) --------------------------------------
+
+
+def init_statistics_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """One job per depth; every width of that depth inside."""
+    _check_widths(section, "init_statistics")
+    return one_job_per(section, "depths", "depth", "L")
+
+
+def sample_init_outputs(
+    depth: int, width: int, input_dim: int, output_dim: int, n: int, gen: torch.Generator
+) -> Tensor:
+    r""":math:`q = \alpha^2\lVert W_{L:1}x\rVert^2/\lVert x\rVert^2` for ``n`` real networks with
+    iid ``N(0, 1)`` weights (every matrix drawn in full), ``x = e_1``."""
+    v = torch.zeros(n, input_dim, 1, dtype=DTYPE)
+    v[:, 0] = 1.0
+    dims = [input_dim] + [width] * (depth - 1) + [output_dim]
+    for i in range(depth):
+        W = torch.randn(n, dims[i + 1], dims[i], generator=gen, dtype=DTYPE)
+        v = W @ v
+    return output_scale(width, depth, output_dim) ** 2 * v.square().sum(dim=(-2, -1))
+
+
+def run_init_statistics(ctx: JobContext) -> xr.Dataset:
+    """Sample means of ``q`` and ``ln q`` and their exact predictions per width (claim D5)."""
+    p = ctx.params
+    depth, widths, n = p["depth"], p["widths"], p["n_samples"]
+    rows = {k: [] for k in ("q_mean", "log_q_mean", "q_mean_pred", "q_se", "log_q_mean_pred", "log_q_se")}
+    for m in widths:
+        gen = prior.torch_generator(ctx.streams.rng(f"init_statistics-L{depth}", m))
+        q = sample_init_outputs(depth, m, p["input_dim"], p["output_dim"], n, gen).numpy()
+        mom = init_output_moments(m, depth, p["output_dim"])
+        rows["q_mean"].append(q.mean())
+        rows["log_q_mean"].append(np.log(q).mean())
+        rows["q_mean_pred"].append(mom["mean"])
+        rows["q_se"].append(np.sqrt(mom["var"] / n))
+        rows["log_q_mean_pred"].append(mom["log_mean"])
+        rows["log_q_se"].append(np.sqrt(mom["log_var"] / n))
+    names = {
+        "q_mean": "sample mean of q = alpha^2 ||W_{L:1} x||^2 / ||x||^2",
+        "log_q_mean": "sample mean of ln q",
+        "q_mean_pred": "exact E q (chi^2 product law)",
+        "q_se": "exact standard error of the sample mean of q, sqrt(Var q / n)",
+        "log_q_mean_pred": "exact E ln q = (L-1)(psi(m/2) - ln(m/2)) + psi(d_out/2) - ln(d_out/2)",
+        "log_q_se": "exact standard error of the sample mean of ln q",
+    }
+    variables = {k: (("depth", "width"), np.asarray(v)[None], _attrs(names[k])) for k, v in rows.items()}
+    ds = xr.Dataset(variables, coords={"depth": [depth], "width": np.asarray(widths)})
+    ds.attrs.update(n_samples=n)
+    return ds

@@ -1,0 +1,12 @@
+"""Min et al. (2021): the paper's identity and the conventions every module of it shares."""
+
+from __future__ import annotations
+
+import torch
+
+KEY = "min2021"
+REFERENCE = (
+    "Min, Tarmoun, Vidal, Mallada, On the Explicit Role of Initialization on the Convergence and "
+    "Implicit Bias of Overparametrized Linear Networks, ICML 2021; arXiv:2105.06351 (v2)"
+)
+DTYPE = torch.float64

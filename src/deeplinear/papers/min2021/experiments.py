@@ -1,0 +1,344 @@
+"""Min et al. (2021): the two experiments as job runners (config section -> cases, params -> Dataset)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+from torch import Tensor
+
+from deeplinear import data, engine
+from deeplinear.papers.min2021.about import DTYPE, KEY
+from deeplinear.papers.min2021.theory import (
+    imbalance_drift_norm,
+    imbalance_norm,
+    imbalance_spectrum,
+    rate_constant,
+    theorem1_bound,
+    v2_rate_bound,
+)
+from deeplinear.registry import JobContext, one_job_per
+
+# ---- shared pieces of both experiments ------------------------------------------------------------
+
+
+def _stacked_regression(Xs: list[np.ndarray], Ys: list[np.ndarray], repeat: int, device) -> engine.Regression:
+    """Per-seed data, each repeated for ``repeat`` consecutive members (member = seed*repeat + j)."""
+    X = torch.as_tensor(np.stack(Xs), dtype=DTYPE, device=device).repeat_interleave(repeat, dim=0)
+    Y = torch.as_tensor(np.stack(Ys), dtype=DTYPE, device=device).repeat_interleave(repeat, dim=0)
+    return engine.Regression(X=X, Y=Y)
+
+
+def _attrs(long_name: str, units: str = "1", **extra: str) -> dict[str, str]:
+    return {"long_name": long_name, "units": units, **extra}
+
+
+def _status_attrs() -> dict[str, Any]:
+    return _attrs(
+        "run outcome",
+        flag_values=np.array(list(engine.STATUS_CODES.values()), dtype=np.int8),
+        flag_meanings=engine.STATUS_FLAG_MEANINGS,
+    )
+
+
+# ---- experiment (i): imbalance against convergence ------------------------------------------------
+
+INIT_BALANCED = "balanced"
+
+
+def _check_dims(section: Mapping[str, Any], experiment: str) -> None:
+    """Cross-field checks the schema cannot express; the message names the offending key."""
+    if section["input_dim"] <= section["n_samples"]:
+        raise ValueError(
+            f"{KEY}.{experiment}.input_dim ({section['input_dim']}) must exceed n_samples "
+            f"({section['n_samples']}): the paper's setting is overparametrised, D > n"
+        )
+
+
+def imbalance_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """One job per step-size factor (``1`` = the paper's ``eta``; ``0.5`` for claim M2)."""
+    _check_dims(section, "imbalance")
+    if not 0 <= section["balanced_like"] < len(section["inits"]):
+        raise ValueError(
+            f"{KEY}.imbalance.balanced_like ({section['balanced_like']}) must index inits "
+            f"(0..{len(section['inits']) - 1})"
+        )
+    for factor in section["lr_factors"]:
+        steps = section["time"] / (section["lr"] * factor)
+        if abs(steps - round(steps)) > 1e-6 * steps:
+            raise ValueError(f"{KEY}.imbalance.time / (lr * lr_factor={factor}) must be a whole number of steps")
+    return one_job_per(section, "lr_factors", "lr_factor", "lr_factor", float)
+
+
+def _imbalance_inits(p: Mapping[str, Any], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``U`` (I, D, h) and ``V`` (I, m, h): ``sigma_U U_0, sigma_V V_0`` per scale pair, then the
+    balanced init (``U^T U = V^T V``) with the same product as ``inits[balanced_like]``."""
+    D, h, m = p["input_dim"], p["width"], p["output_dim"]
+    U0 = rng.standard_normal((D, h))
+    V0 = rng.standard_normal((m, h))
+    Us = [su * U0 for su, _ in p["inits"]]
+    Vs = [sv * V0 for _, sv in p["inits"]]
+    su, sv = p["inits"][p["balanced_like"]]
+    A, s, Bt = np.linalg.svd(su * sv * U0 @ V0.T, full_matrices=False)  # product D x m
+    Q = data.haar_orthonormal(h, m, rng)
+    Us.append(A * np.sqrt(s) @ Q.T)
+    Vs.append(Bt.T * np.sqrt(s) @ Q.T)
+    return np.stack(Us), np.stack(Vs)
+
+
+def run_imbalance(ctx: JobContext) -> xr.Dataset:
+    """Figure 1 of the paper: GD from four initialisations with the same product scale.
+
+    Members are (seed, init) pairs, all advanced in one batched GD. Records, at log-spaced
+    times, the excess loss, the Theorem 1 bound, the measured instantaneous rate
+    ``||grad||^2 / (L - L*)`` (exact for gradient flow at the current point) against the v2 bound,
+    the frozen-component drift ``||U_2 - U_2(0)|| / ||U_2(0)||`` and the imbalance drift
+    ``||Lambda - Lambda_0||_F / ||Lambda_0||_F``.
+    """
+    p = ctx.params
+    device = ctx.device
+    n, D, m, h = p["n_samples"], p["input_dim"], p["output_dim"], p["width"]
+    n_inits = len(p["inits"]) + 1
+    seeds = list(range(p["n_seeds"]))
+    lr = p["lr"] * p["lr_factor"]
+    base_steps = round(p["time"] / p["lr"])
+    steps = round(p["time"] / lr)
+    log_steps = engine.log_spaced_steps(base_steps, p["n_log"]) * round(steps / base_steps)
+
+    Xs, Ys, Phi1s, Phi2s, Us, Vs = [], [], [], [], [], []
+    for s in seeds:
+        # data and base init are keyed without the step size: both lr cases see the same draws
+        g = ctx.streams.rng("imbalance", h, s)
+        X = data.matrix_with_singular_values(n, D, np.ones(n), g)
+        theta = data.gaussian_matrix(D, m, 1 / np.sqrt(D), g)
+        Y = X @ theta + data.gaussian_matrix(n, m, p["noise_std"], g)
+        U, V = _imbalance_inits(p, g)
+        phi1, phi2 = data.row_space_basis(X)
+        Xs.append(X), Ys.append(Y), Phi1s.append(phi1), Phi2s.append(phi2), Us.append(U), Vs.append(V)
+    return _run_two_layer(
+        ctx,
+        Xs,
+        Ys,
+        Phi1s,
+        Phi2s,
+        np.concatenate(Us),
+        np.concatenate(Vs),
+        lr=lr,
+        steps=steps,
+        log_steps=log_steps,
+        device=device,
+        target_relative=p["stop_relative_loss"],
+        members_per_seed=n_inits,
+        extra_dims={"lr": [lr]},
+        member_dims=("seed", "init"),
+        member_coords={"seed": seeds, "init": np.arange(n_inits)},
+    ).assign_coords(
+        sigma_u=("init", [su for su, _ in p["inits"]] + [np.nan], _attrs("init scale of U")),
+        sigma_v=("init", [sv for _, sv in p["inits"]] + [np.nan], _attrs("init scale of V")),
+        init_label=("init", [f"σU={su:g}, σV={sv:g}" for su, sv in p["inits"]] + [INIT_BALANCED]),
+    )
+
+
+def _run_two_layer(
+    ctx: JobContext,
+    Xs: list[np.ndarray],
+    Ys: list[np.ndarray],
+    Phi1s: list[np.ndarray],
+    Phi2s: list[np.ndarray],
+    U: np.ndarray,
+    V: np.ndarray,
+    *,
+    lr: float,
+    steps: int,
+    log_steps: np.ndarray,
+    device: torch.device,
+    target_relative: float | None,
+    target_absolute: float | None = None,
+    members_per_seed: int,
+    extra_dims: dict[str, list],
+    member_dims: tuple[str, str],
+    member_coords: dict[str, Any],
+    diagnostics: bool = True,
+) -> xr.Dataset:
+    """Train members ``(seed, j)`` (``U`` (E, D, h), ``V`` (E, m, h)) and build the dataset."""
+    m = V.shape[1]
+    reg = _stacked_regression(Xs, Ys, members_per_seed, device)
+    Phi1 = torch.as_tensor(np.stack(Phi1s), dtype=DTYPE, device=device).repeat_interleave(members_per_seed, 0)
+    Phi2 = torch.as_tensor(np.stack(Phi2s), dtype=DTYPE, device=device).repeat_interleave(members_per_seed, 0)
+    r = Phi1.shape[-1]
+    sig = np.stack([np.linalg.svd(X, compute_uv=False)[:r] ** 2 for X in Xs])  # Sigma_x per seed
+    lam_r_sigma = torch.as_tensor(sig[:, -1], dtype=DTYPE, device=device).repeat_interleave(members_per_seed)
+    theta_hat = torch.as_tensor(
+        np.stack([data.min_norm_solution(X, Y) for X, Y in zip(Xs, Ys, strict=True)]), dtype=DTYPE, device=device
+    ).repeat_interleave(members_per_seed, 0)  # (E, D, m)
+    loss_star = engine.loss_from_residual(engine.residual(theta_hat.transpose(-1, -2), reg))
+
+    U_t = torch.as_tensor(U, dtype=DTYPE, device=device)
+    V_t = torch.as_tensor(V, dtype=DTYPE, device=device)
+    weights = [U_t.transpose(-1, -2).contiguous(), V_t]  # W_1 = U^T (h x D), W_2 = V (m x h)
+    U1_0 = Phi1.transpose(-1, -2) @ U_t
+    U2_0 = Phi2.transpose(-1, -2) @ U_t
+    eig0 = imbalance_spectrum(U1_0, V_t)
+    c = rate_constant(eig0, r, m)
+    Lambda0_norm = imbalance_norm(U1_0, V_t).clamp_min(torch.finfo(DTYPE).tiny)
+    loss0 = engine.loss_from_residual(engine.residual(engine.end_to_end(weights), reg))
+    excess0 = loss0 - loss_star
+
+    def metrics(ws: list[Tensor], beta: Tensor) -> dict[str, Tensor]:
+        if not diagnostics:
+            return {}
+        U_now = ws[0].transpose(-1, -2)
+        V_now = ws[1]
+        U1 = Phi1.transpose(-1, -2) @ U_now
+        dU = U_now - U_t
+        dU_perp = dU - Phi1 @ (Phi1.transpose(-1, -2) @ dU)  # Phi_2 (U_2 - U_2(0))
+        eigs = imbalance_spectrum(U1, V_now)
+        svals = torch.linalg.svdvals(U1 @ V_now.transpose(-1, -2))
+        return {
+            "u2_drift": torch.linalg.matrix_norm(dU_perp) / torch.linalg.matrix_norm(U2_0),
+            "lambda_drift": imbalance_drift_norm(U1, V_now, U1_0, V_t) / Lambda0_norm,
+            "v2_bound": v2_rate_bound(eigs, svals, 1.0, r, m) * lam_r_sigma,
+        }
+
+    target = None
+    if target_relative is not None:
+        target = loss_star + target_relative * excess0
+    elif target_absolute is not None:
+        target = target_absolute
+    result = engine.train(
+        weights,
+        reg,
+        lr,
+        steps,
+        log_steps=log_steps,
+        target_loss=target,
+        metrics_fn=metrics,
+        progress=ctx.progress_label,
+    )
+    U_end = result.weights[0].transpose(-1, -2)
+    V_end = result.weights[1]
+    product = U_end @ V_end.transpose(-1, -2)  # (E, D, m)
+    U2_end = Phi2.transpose(-1, -2) @ U_end
+    prop1_error = Phi2 @ (U2_0 @ V_end.transpose(-1, -2))
+
+    # ---- assemble: member axis -> (outer, inner), logged axis -> log_point -----------------------
+    outer, inner = member_dims
+    shape = (len(member_coords[outer]), members_per_seed)
+    lead = (1,) * len(extra_dims)  # the job's own scan values, as length-1 dimensions
+    run_dims = (*extra_dims, outer, inner)
+    log_dims = (*run_dims, "log_point")
+
+    def per_log(values, long_name: str, units: str = "1"):
+        """(K, E) logged values -> (scan..., outer, inner, K)."""
+        values = np.moveaxis(np.asarray(values).reshape(-1, *shape), 0, -1)
+        return log_dims, values.reshape(lead + values.shape), _attrs(long_name, units)
+
+    def per_run(values, long_name: str, units: str = "1"):
+        """(E,) per-run values -> (scan..., outer, inner)."""
+        values = values.cpu().numpy() if isinstance(values, Tensor) else np.asarray(values)
+        return run_dims, values.reshape(lead + shape), _attrs(long_name, units)
+
+    def norm(t: Tensor) -> Tensor:
+        return torch.linalg.matrix_norm(t)
+
+    time = log_steps * lr
+    excess = result.metrics["loss"] - loss_star.cpu().numpy()
+    bound = theorem1_bound(excess0, c * lam_r_sigma, 1.0, torch.as_tensor(time, dtype=DTYPE, device=device))
+    variables = {
+        "loss": per_log(result.metrics["loss"], "training loss 1/2 ||Y - X U V^T||_F^2"),
+        "excess_loss": per_log(excess, "excess loss L - L*"),
+        "rate": per_log(
+            result.metrics["grad_norm_sq"] / np.where(excess > 0, excess, np.nan),
+            "instantaneous rate ||grad L||^2 / (L - L*)",
+            "1/time",
+        ),
+        "theorem1_bound": per_log(bound.cpu().numpy().T, "Theorem 1 bound (L(0)-L*) exp(-2 lambda_r(Sigma_x) c t)"),
+        "c": per_run(c, "imbalance rate constant c = [lambda_r(Lambda0)]_+ + [lambda_m(-Lambda0)]_+"),
+        "lambda_r_sigma": per_run(lam_r_sigma, "lambda_r(Sigma_x), smallest non-zero squared singular value of X"),
+        "loss_star": per_run(loss_star, "optimal loss L*"),
+        "status": (*per_run(result.status, "")[:2], _status_attrs()),
+        "stop_step": per_run(result.stop_step, "step at which the run stopped", "step"),
+        "distance_to_min_norm": per_run(norm(product - theta_hat), "||U V^T - Theta_hat||_F at the end"),
+        "prop1_error_norm": per_run(
+            norm(prop1_error), "||Phi_2 U_2(0) V(end)^T||_F (Prop. 1 prediction of the distance)"
+        ),
+        "init_error_norm": per_run(norm(U2_0 @ V_t.transpose(-1, -2)), "||U_2(0) V(0)^T||_F"),
+        "u2_final_drift": per_run(norm(U2_end - U2_0) / norm(U2_0), "||U_2(end) - U_2(0)|| / ||U_2(0)||"),
+    }
+    if diagnostics:
+        variables["v2_bound"] = per_log(result.metrics["v2_bound"], "v2 Prop. 1 lower bound on the rate", "1/time")
+        variables["u2_drift"] = per_log(result.metrics["u2_drift"], "||U_2 - U_2(0)|| / ||U_2(0)||")
+        variables["lambda_drift"] = per_log(result.metrics["lambda_drift"], "||Lambda - Lambda_0||_F / ||Lambda_0||_F")
+    coords = {name: (name, np.asarray(vals)) for name, vals in extra_dims.items()}
+    coords.update({name: (name, np.asarray(member_coords[name])) for name in (outer, inner)})
+    coords["log_point"] = ("log_point", np.arange(len(log_steps)))
+    coords["step"] = ((*extra_dims, "log_point"), log_steps.reshape(lead + log_steps.shape), _attrs("GD step", "step"))
+    coords["time"] = (
+        (*extra_dims, "log_point"),
+        time.reshape(lead + time.shape),
+        _attrs("gradient-flow time t = eta * step", "time"),
+    )
+    return xr.Dataset(variables, coords=coords)
+
+
+# ---- experiment (ii): implicit bias against width ---------------------------------------------
+
+
+def implicit_bias_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """One job per width ``h``; all ``alpha`` values and seeds of a width run batched."""
+    _check_dims(section, "implicit_bias")
+    return one_job_per(section, "widths", "width", "h")
+
+
+def run_implicit_bias(ctx: JobContext) -> xr.Dataset:
+    """Figure 2 of the paper: distance of the GD limit to the min-norm solution against width.
+
+    Init entries ``N(0, h^{-2 alpha})`` for each ``alpha`` (the same Gaussian draws rescaled),
+    ``X`` entries ``N(0, 1/D)``; GD until the loss is below ``target_loss`` or ``max_steps``.
+    """
+    p = ctx.params
+    device = ctx.device
+    n, D, m, h = p["n_samples"], p["input_dim"], p["output_dim"], p["width"]
+    alphas = [float(a) for a in p["alphas"]]
+    seeds = list(range(p["n_seeds"]))
+    Xs, Ys, Phi1s, Phi2s, Us, Vs = [], [], [], [], [], []
+    for s in seeds:
+        g_data = ctx.streams.rng("implicit_bias-data", 0, s)
+        X = data.gaussian_matrix(n, D, 1 / np.sqrt(D), g_data)
+        theta = data.gaussian_matrix(D, m, 1 / np.sqrt(D), g_data)
+        Y = X @ theta + data.gaussian_matrix(n, m, p["noise_std"], g_data)
+        g_init = ctx.streams.rng("implicit_bias-init", h, s)
+        GU, GV = g_init.standard_normal((D, h)), g_init.standard_normal((m, h))
+        phi1, phi2 = data.row_space_basis(X)
+        Xs.append(X), Ys.append(Y), Phi1s.append(phi1), Phi2s.append(phi2)
+        Us.extend(h**-a * GU for a in alphas)
+        Vs.extend(h**-a * GV for a in alphas)
+    ds = _run_two_layer(
+        ctx,
+        Xs,
+        Ys,
+        Phi1s,
+        Phi2s,
+        np.stack(Us),
+        np.stack(Vs),
+        lr=p["lr"],
+        steps=p["max_steps"],
+        log_steps=engine.log_spaced_steps(p["max_steps"], p["n_log"]),
+        device=device,
+        target_relative=None,
+        target_absolute=p["target_loss"],
+        members_per_seed=len(alphas),
+        extra_dims={"width": [h]},
+        member_dims=("seed", "alpha"),
+        member_coords={"seed": seeds, "alpha": alphas},
+        diagnostics=False,
+    )
+    ds.attrs.update(input_dim=D, rank=n, output_dim=m)
+    # the log grid is the same for every width: keep step/time one-dimensional for combining
+    return ds.assign_coords(
+        step=("log_point", ds["step"].values[0], ds["step"].attrs),
+        time=("log_point", ds["time"].values[0], ds["time"].attrs),
+    )

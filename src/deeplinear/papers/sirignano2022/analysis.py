@@ -1,0 +1,34 @@
+"""Sirignano & Spiliopoulos (2022): statistics of the combined datasets shared by claims and figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from deeplinear.papers.sirignano2022.theory import ode_law
+
+
+def distance_to_ode(ds: xr.Dataset) -> xr.DataArray:
+    r""":math:`\lVert h^N_T - h^{ODE}_T\rVert` (over the training set) at the final logged time, per width and seed."""
+    last = ds.isel(log_point=-1)
+    return np.sqrt(((last["h"] - last["h_ode"]) ** 2).sum("train"))
+
+
+def lambda_min(A: np.ndarray) -> float:
+    return float(np.linalg.eigvalsh((A + A.T) / 2).min())
+
+
+def law_z_scores(ds: xr.Dataset, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """z-scores of the seed mean and of the seed covariance of ``h^N_t`` against the random
+    ODE's Gaussian law, at every logged time (the first one excluded from the mean: it is 0)."""
+    sub = ds.sel(width=width)
+    times = sub["time"].values
+    mean_pred, cov_pred = ode_law(sub["A"].values, sub["y"].values, sub["sigma_g"].values, times)
+    h = sub["h"].transpose("log_point", "seed", "train").values
+    S = h.shape[1]
+    mean = h.mean(1)
+    z_mean = (mean - mean_pred) / (h.std(1, ddof=1) / np.sqrt(S))
+    c = h - mean_pred[:, None, :]  # centred at the predicted mean
+    prods = c[:, :, :, None] * c[:, :, None, :]
+    z_cov = (prods.mean(1) - cov_pred) / (prods.std(1, ddof=1) / np.sqrt(S))
+    return times, z_mean, z_cov

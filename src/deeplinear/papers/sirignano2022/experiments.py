@@ -1,0 +1,212 @@
+"""Sirignano & Spiliopoulos (2022): data, the network, batch-one SGD and the two experiments as job
+runners."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from deeplinear import prior
+from deeplinear.papers.sirignano2022.theory import activation, init_excess_kurtosis, limit_kernels, ode_solution
+from deeplinear.registry import JobContext, one_job_per
+from deeplinear.seeding import Streams
+
+# ---- data and the network ---------------------------------------------------------------------------
+
+
+def make_data(p: Mapping[str, Any], streams: Streams) -> tuple[np.ndarray, np.ndarray]:
+    """``M`` unit-norm inputs in distinct directions (Gaussian directions, normalised) and targets
+    ``Ŷ ~ U[-1, 1]``; one draw per ``base_seed``."""
+    g = streams.rng("data")
+    X = g.standard_normal((p["n_train"], p["input_dim"]))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    return X, g.uniform(-1, 1, p["n_train"])
+
+
+def init_params(
+    n_seeds: int, width: int, input_dim: int, streams: Streams, stream: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``C`` (S, N) ~ U[-1, 1] and ``W`` (S, N, d) ~ N(0, 1), one stream per (width, seed)."""
+    Cs, Ws = [], []
+    for s in range(n_seeds):
+        g = streams.rng(stream, width, s)
+        Cs.append(g.uniform(-1, 1, width))
+        Ws.append(g.standard_normal((width, input_dim)))
+    return np.stack(Cs), np.stack(Ws)
+
+
+def network_outputs(C: Tensor, W: Tensor, X: Tensor, sigma: Callable) -> Tensor:
+    r""":math:`g^N(x_j) = N^{-1/2}\sum_i C^i\sigma(W^i\cdot x_j)` for every seed and input, (S, M)."""
+    pre = W @ X.T  # (S, N, M)
+    return (C.unsqueeze(-1) * sigma(pre)).sum(-2) / np.sqrt(C.shape[-1])
+
+
+def sgd(
+    C: Tensor,
+    W: Tensor,
+    X: Tensor,
+    y: Tensor,
+    samples: Tensor,
+    lr: float,
+    act: str,
+    log_steps: np.ndarray,
+    progress: bool | str = False,
+) -> dict[str, np.ndarray]:
+    r"""Batch-one SGD of every seed at once, in place; no autograd.
+
+    Step ``k`` uses the sample ``samples[:, k]`` (S, steps) of each seed:
+    :math:`e = y_j - g(x_j)`, :math:`C \mathrel{+}= \eta e\,\sigma(Wx_j)`,
+    :math:`W \mathrel{+}= \eta e\,(C \odot \sigma'(Wx_j))\,x_j^\top` with
+    :math:`\eta = \alpha N^{-3/2}` and the pre-step ``C`` in the ``W`` update. Records ``h``
+    (S, M) on the whole training set at ``log_steps``. Cost ``O(S N d)`` per step.
+    """
+    sigma, dsigma = activation(act)
+    n_seeds, width = C.shape
+    eta = lr * width**-1.5
+    rsqrt = width**-0.5
+    xs = X[samples]  # (S, steps, d)
+    ys = y[samples]  # (S, steps)
+    log_set = {int(s): i for i, s in enumerate(log_steps)}
+    h = np.empty((len(log_steps), n_seeds, X.shape[0]))
+    steps = int(log_steps.max())
+    for k in tqdm(range(steps + 1), disable=not progress, desc=progress or "SGD", mininterval=2.0, unit="step"):
+        if k in log_set:
+            h[log_set[k]] = network_outputs(C, W, X, sigma).cpu().numpy()
+        if k == steps:
+            break
+        x = xs[:, k]  # (S, d)
+        pre = torch.bmm(W, x.unsqueeze(-1)).squeeze(-1)  # (S, N)
+        act_v = sigma(pre)
+        err = ys[:, k] - (C * act_v).sum(-1) * rsqrt  # (S,)
+        scaled = (eta * err).unsqueeze(-1)
+        gate = C * dsigma(pre) * scaled  # uses the pre-step C
+        C.add_(act_v * scaled)
+        W.baddbmm_(gate.unsqueeze(-1), x.unsqueeze(1))
+    return {"h": h}
+
+
+# ---- experiment (i): SGD against the random ODE -------------------------------------------------------
+
+
+def _check(section: Mapping[str, Any]) -> None:
+    activation(section["activation"])  # refuses relu with the theorem's reason
+
+
+def sgd_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """One job per width ``N``; all seeds of a width batched."""
+    _check(section)
+    return one_job_per(section, "widths", "width", "N")
+
+
+def _attrs(long_name: str, units: str = "1") -> dict[str, str]:
+    return {"long_name": long_name, "units": units}
+
+
+def run_sgd(ctx: JobContext) -> xr.Dataset:
+    """SGD for ``⌊TN⌋`` steps on every seed; ``h^N_t`` on the training set at logged times, the
+    paired ODE solution from each run's own ``h^N_0``, the loss and the parameter movement."""
+    p = ctx.params
+    device = ctx.device
+    N, S, act = p["width"], p["n_seeds"], p["activation"]
+    X_np, y_np = make_data(p, ctx.streams)
+    steps = int(np.floor(p["time"] * N))
+    log_steps = np.unique(np.round(np.linspace(0, steps, p["n_log"])).astype(np.int64))
+    C0, W0 = init_params(S, N, p["input_dim"], ctx.streams, "init")
+    sample_rng = ctx.streams.rng("samples", N)
+    gen = prior.torch_generator(sample_rng, device)
+    samples = torch.randint(0, p["n_train"], (S, max(steps, 1)), generator=gen, device=device)
+    C = torch.as_tensor(C0, dtype=ctx.dtype, device=device).clone()
+    W = torch.as_tensor(W0, dtype=ctx.dtype, device=device).clone()
+    X = torch.as_tensor(X_np, dtype=ctx.dtype, device=device)
+    y = torch.as_tensor(y_np, dtype=ctx.dtype, device=device)
+    rec = sgd(C, W, X, y, samples, p["lr"], act, log_steps, ctx.progress_label)
+    h = rec["h"]  # (T, S, M)
+    times = log_steps / N
+    A, sigma_g = limit_kernels(X_np, p["lr"], act)
+    paired = ode_solution(A, y_np, h[0], times)  # (T, S, M)
+    dims = ("width", "log_point", "seed", "train")
+    variables = {
+        "h": (dims, h[None], _attrs("network output h^N_t(x_j) on the training set")),
+        "h_ode": (dims, paired[None], _attrs("random ODE solution from the run's own h^N_0")),
+        "loss": (
+            ("width", "log_point", "seed"),
+            0.5 * np.mean((h - y_np) ** 2, axis=-1)[None],
+            _attrs("training loss (1/2M) sum_j (h_t(x_j) - y_j)^2"),
+        ),
+        "c_movement": (
+            ("width", "seed"),
+            (C - torch.as_tensor(C0, device=device)).abs().amax(-1).cpu().numpy()[None],
+            _attrs("max_i |C^i_T - C^i_0|"),
+        ),
+        "w_movement": (
+            ("width", "seed"),
+            (W - torch.as_tensor(W0, device=device)).norm(dim=-1).amax(-1).cpu().numpy()[None],
+            _attrs("max_i ||W^i_T - W^i_0||"),
+        ),
+        "A": (("train", "train_"), A, _attrs("limit kernel A (quadrature)", "1/time")),
+        "sigma_g": (("train", "train_"), sigma_g, _attrs("init covariance Sigma_G (quadrature)")),
+        "y": (("train",), y_np, _attrs("targets Y-hat")),
+    }
+    coords = {
+        "width": [N],
+        "log_point": np.arange(len(log_steps)),
+        "seed": np.arange(S),
+        "train": np.arange(p["n_train"]),
+        "train_": np.arange(p["n_train"]),
+        # k/N on a rounded step grid differs slightly between widths: time is per width
+        "time": (("width", "log_point"), times[None], _attrs("time t = k / N", "time")),
+    }
+    ds = xr.Dataset(variables, coords=coords)
+    ds.attrs.update(activation=act)
+    return ds
+
+
+# ---- experiment (ii): the law of g^N_0 -------------------------------------------------------------
+
+
+def init_law_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """One job for every width of the init-law scan (each width costs milliseconds)."""
+    _check(section)
+    return {"all": dict(section)}
+
+
+def run_init_law(ctx: JobContext) -> xr.Dataset:
+    """``n_samples`` independent networks per width: sample covariance of ``g^N_0`` on the
+    training set with entrywise standard errors, and the excess kurtosis of each output."""
+    p = ctx.params
+    X_np, _ = make_data(p, ctx.streams)
+    sigma, _ = activation(p["activation"])
+    _, sigma_g = limit_kernels(X_np, 1.0, p["activation"])
+    X = torch.as_tensor(X_np, dtype=ctx.dtype)
+    cov, cov_se, kurt, kurt_pred = [], [], [], []
+    for N in p["widths"]:
+        g = ctx.streams.rng("init_law", N)
+        gen = prior.torch_generator(g)
+        C = torch.rand(p["n_samples"], N, generator=gen, dtype=ctx.dtype) * 2 - 1
+        W = torch.randn(p["n_samples"], N, X_np.shape[1], generator=gen, dtype=ctx.dtype)
+        out = network_outputs(C, W, X, sigma).numpy()  # (n, M)
+        prods = out[:, :, None] * out[:, None, :]
+        cov.append(prods.mean(0))
+        cov_se.append(prods.std(0, ddof=1) / np.sqrt(len(out)))
+        z = out - out.mean(0)
+        kurt.append((z**4).mean(0) / (z**2).mean(0) ** 2 - 3)
+        kurt_pred.append(init_excess_kurtosis(X_np, N, p["activation"]))
+    variables = {
+        "cov": (("width", "train", "train_"), np.stack(cov), _attrs("sample E g_0(x) g_0(x')")),
+        "cov_se": (("width", "train", "train_"), np.stack(cov_se), _attrs("standard error of cov")),
+        "kurtosis": (("width", "train"), np.stack(kurt), _attrs("sample excess kurtosis of g_0(x_j)")),
+        "kurtosis_pred": (("width", "train"), np.stack(kurt_pred), _attrs("exact excess kurtosis (derived)")),
+        "sigma_g": (("train", "train_"), sigma_g, _attrs("Sigma_G (quadrature)")),
+    }
+    ds = xr.Dataset(
+        variables,
+        coords={"width": np.asarray(p["widths"]), "train": np.arange(p["n_train"]), "train_": np.arange(p["n_train"])},
+    )
+    ds.attrs.update(n_samples=p["n_samples"])
+    return ds

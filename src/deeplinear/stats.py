@@ -1,0 +1,155 @@
+"""Statistics shared by the papers' analyses and claims: line fits, bootstrap intervals over
+seeds, Holm-Bonferroni for families of tests, and censoring-aware medians.
+
+Every function here is deterministic: the bootstrap takes an explicit seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as _scipy_stats
+
+#: Bootstrap resamples used by claims unless a claim says otherwise (at least 1,000).
+N_BOOTSTRAP = 1000
+#: Seed of every claim's bootstrap, so a claims table is reproducible bit for bit.
+BOOTSTRAP_SEED = 20240
+
+
+@dataclass(frozen=True)
+class LineFit:
+    """Least-squares line ``y = slope * x + intercept`` with the slope's standard error and R^2."""
+
+    slope: float
+    intercept: float
+    slope_se: float
+    r_squared: float
+
+
+def fit_line(x: Sequence[float], y: Sequence[float]) -> LineFit:
+    """Ordinary least squares of ``y`` on ``x`` over the finite pairs (NaN fit below 3 points)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if x.size < 3:
+        return LineFit(math.nan, math.nan, math.nan, math.nan)
+    A = np.vstack([x, np.ones_like(x)]).T
+    (slope, intercept), *_ = np.linalg.lstsq(A, y, rcond=None)
+    resid = y - (slope * x + intercept)
+    ss_res = float(resid @ resid)
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    dof = x.size - 2
+    slope_se = math.sqrt(ss_res / dof / float(((x - x.mean()) ** 2).sum())) if dof > 0 else math.nan
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else math.nan
+    return LineFit(float(slope), float(intercept), slope_se, r2)
+
+
+def loglog_slope(x: Sequence[float], y: Sequence[float]) -> LineFit:
+    """Slope of ``log y`` against ``log x`` (a power-law exponent)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return fit_line(np.log(np.asarray(x, dtype=np.float64)), np.log(np.asarray(y, dtype=np.float64)))
+
+
+@dataclass(frozen=True)
+class SlopeInterval:
+    """A fitted power-law exponent with its bootstrap percentile interval over seeds."""
+
+    slope: float
+    low: float
+    high: float
+    slope_se: float
+    n_boot: int
+
+    def describe(self, level: float = 0.95) -> str:
+        return (
+            f"slope {self.slope:.3f}, {level:.0%} bootstrap CI [{self.low:.3f}, {self.high:.3f}] "
+            f"over seeds ({self.n_boot} resamples; OLS SE {self.slope_se:.2g})"
+        )
+
+
+def seed_mean(samples: np.ndarray) -> np.ndarray:
+    """Mean over the last axis (seeds) ignoring NaN (excluded runs); NaN where every seed is."""
+    samples = np.asarray(samples, dtype=np.float64)
+    count = np.isfinite(samples).sum(-1)
+    total = np.where(np.isfinite(samples), samples, 0.0).sum(-1)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def bootstrap_loglog_slope(
+    x: Sequence[float],
+    samples: np.ndarray,
+    *,
+    n_boot: int = N_BOOTSTRAP,
+    seed: int = BOOTSTRAP_SEED,
+    level: float = 0.95,
+) -> SlopeInterval:
+    """Power-law exponent of the seed mean of ``samples`` (len(x), n_seeds) against ``x``, with a
+    percentile bootstrap interval: resample the seeds of every ``x`` with replacement, refit.
+
+    The point estimate is the log-log OLS slope of the seed means (NaN entries, e.g. diverged
+    runs, are left out of their mean).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    samples = np.asarray(samples, dtype=np.float64)
+    if samples.ndim != 2 or samples.shape[0] != x.size:
+        raise ValueError(f"samples must be (len(x), n_seeds) = ({x.size}, n), got {samples.shape}")
+    point = loglog_slope(x, seed_mean(samples))
+    rng = np.random.Generator(np.random.PCG64(seed))
+    n_seeds = samples.shape[1]
+    idx = rng.integers(0, n_seeds, size=(n_boot, x.size, n_seeds))
+    resampled = np.take_along_axis(samples[None], idx, axis=2)  # (boot, x, seeds)
+    means = np.log(seed_mean(resampled))
+    logx = np.log(x)
+    ok = np.isfinite(means).all(axis=1)
+    xc = logx - logx.mean()
+    slopes = ((means[ok] - means[ok].mean(axis=1, keepdims=True)) @ xc) / (xc @ xc)
+    if slopes.size == 0 or not np.isfinite(point.slope):
+        return SlopeInterval(point.slope, math.nan, math.nan, point.slope_se, n_boot)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(slopes, [tail, 100 - tail])
+    return SlopeInterval(point.slope, float(low), float(high), point.slope_se, n_boot)
+
+
+def holm_rejections(p_values: Sequence[float], alpha: float) -> np.ndarray:
+    """Holm-Bonferroni step-down at family-wise level ``alpha``: which hypotheses are rejected.
+
+    Sort the p-values, reject :math:`H_{(i)}` while :math:`p_{(i)} \\le \\alpha/(N - i + 1)`; stop at
+    the first that is not. NaN p-values count as not rejected (and as tests).
+    """
+    p = np.asarray(p_values, dtype=np.float64).ravel()
+    order = np.argsort(np.where(np.isfinite(p), p, np.inf))
+    reject = np.zeros(p.size, dtype=bool)
+    for rank, i in enumerate(order):
+        if not (np.isfinite(p[i]) and p[i] <= alpha / (p.size - rank)):
+            break
+        reject[i] = True
+    return reject
+
+
+def two_sided_p(z: Sequence[float]) -> np.ndarray:
+    """Two-sided normal p-values of z-scores."""
+    return 2 * _scipy_stats.norm.sf(np.abs(np.asarray(z, dtype=np.float64)))
+
+
+def bonferroni_z(n_tests: int, alpha: float) -> float:
+    """The |z| above which the smallest of ``n_tests`` two-sided p-values is rejected by Holm."""
+    return float(_scipy_stats.norm.isf(alpha / (2 * max(n_tests, 1))))
+
+
+def censored_median(values: np.ndarray, censored: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Median over ``axis`` of right-censored observations (capped runs, diverged runs).
+
+    A censored observation is only known to exceed the cap, so the median is defined while fewer
+    than half the observations are censored; otherwise it is ``+inf`` ("> cap"). Where defined it
+    equals the median with the censored values placed above every observed one.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    censored = np.asarray(censored, dtype=bool) | ~np.isfinite(values)
+    filled = np.where(censored, np.inf, values)
+    n = values.shape[axis]
+    med = np.median(filled, axis=axis)
+    return np.where(censored.sum(axis=axis) * 2 < n, med, np.inf)

@@ -1,0 +1,34 @@
+"""Tests of deeplinear.papers.bassetti2024.theory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import integrate
+
+from deeplinear.papers.bassetti2024 import theory
+
+
+def test_log_moments_reduce_and_approach_their_limits():
+    widths = [50] * 25
+    assert theory.log_det_moments(widths, 1) == pytest.approx(theory.log_r11_moments(widths))
+    a, N = 0.5, 4000
+    mean, var = theory.log_det_moments([N] * round(a * N), 3)
+    lim_mean, lim_var = theory.limit_log_det_moments(a, 3)
+    assert mean == pytest.approx(lim_mean, rel=2e-3) and var == pytest.approx(lim_var, rel=2e-3)
+    assert 3 * theory.s_product([N] * round(a * N)) == pytest.approx(theory.kurtosis_limit(a), rel=1e-3)
+
+
+@pytest.mark.parametrize("a", [0.0, 0.25, 1.0])
+def test_limit_law_is_a_normalised_density_with_kurtosis_3e2a(a):
+    total = integrate.quad(lambda x: theory.limit_pdf(np.array(x), a), -np.inf, np.inf)[0]
+    assert total == pytest.approx(1.0, abs=1e-8)
+    m2 = integrate.quad(lambda x: x**2 * theory.limit_pdf(np.array(x), a), -np.inf, np.inf)[0]
+    m4 = integrate.quad(lambda x: x**4 * theory.limit_pdf(np.array(x), a), -np.inf, np.inf)[0]
+    assert m2 == pytest.approx(1.0, rel=1e-6)  # E R = e^{-a + a} = 1
+    assert m4 / m2**2 == pytest.approx(theory.kurtosis_limit(a), rel=1e-6)
+    x = np.array([-1.3, 0.2, 2.5])
+    h = 1e-5
+    np.testing.assert_allclose(
+        (theory.limit_cdf(x + h, a) - theory.limit_cdf(x - h, a)) / (2 * h), theory.limit_pdf(x, a), rtol=1e-6
+    )

@@ -1,0 +1,91 @@
+"""Tests of deeplinear.papers.min2021.experiments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from deeplinear import data, engine
+from deeplinear.papers.min2021 import experiments, theory
+
+from .common import setup_problem, train
+
+
+def _rate_and_bounds(rng):
+    n, D, m = rng.integers(1, 6), rng.integers(7, 12), rng.integers(1, 4)
+    h = rng.integers(max(n, m), 15)
+    s = np.exp(rng.normal(size=n))
+    X = data.matrix_with_singular_values(n, D, s, rng)
+    Y = rng.normal(size=(n, m))
+    U = rng.normal(size=(D, h)) * np.exp(rng.normal())
+    V = rng.normal(size=(m, h)) * np.exp(rng.normal())
+    phi1, _ = data.row_space_basis(X)
+    reg = engine.Regression(torch.tensor(X)[None], torch.tensor(Y)[None])
+    loss, grads, _ = engine.loss_and_gradients([torch.tensor(U.T)[None], torch.tensor(V)[None]], reg)
+    theta = data.min_norm_solution(X, Y)
+    excess = loss.item() - 0.5 * np.sum((X @ theta - Y) ** 2)
+    rate = sum(g.square().sum() for g in grads).item() / excess
+    U1, Vt = torch.tensor(phi1.T @ U)[None], torch.tensor(V)[None]
+    eigs = theory.imbalance_spectrum(U1, Vt)
+    svals = torch.linalg.svdvals(U1 @ Vt.transpose(-1, -2))
+    lam_r = s.min() ** 2
+    return (
+        rate,
+        theory.v2_rate_bound(eigs, svals, lam_r, n, m).item(),
+        2 * lam_r * theory.rate_constant(eigs, n, m).item(),
+    )
+
+
+def test_u2_is_frozen(rng):
+    p = setup_problem(rng)
+    U_end, _, _ = train(p.U, p.V, p.reg, 1e-2, 5.0)
+    U2_0 = p.phi2.T @ torch.tensor(p.U)
+    drift = torch.linalg.matrix_norm(p.phi2.T @ U_end - U2_0) / torch.linalg.matrix_norm(U2_0)
+    assert drift <= 1e-12  # claim M1's tolerance: rounding only
+
+
+def test_min_norm_solution_is_exact(rng):
+    X = rng.standard_normal((6, 15))
+    Y = rng.standard_normal((6, 2))
+    theta = data.min_norm_solution(X, Y)
+    np.testing.assert_allclose(X @ theta, Y, atol=1e-12)  # interpolates (n < D, full row rank)
+    _, phi2 = data.row_space_basis(X)
+    np.testing.assert_allclose(phi2.T @ theta, 0.0, atol=1e-12)  # lies in the row space of X
+    other = theta + phi2 @ rng.standard_normal((phi2.shape[1], 2))  # any other interpolant
+    np.testing.assert_allclose(X @ other, Y, atol=1e-12)
+    assert np.linalg.norm(other) > np.linalg.norm(theta)
+
+
+def test_prop1_error_formula_at_convergence(rng):
+    """At zero loss, U V^T - Theta_hat = Phi_2 U_2(0) V(inf)^T exactly (Prop. 1)."""
+    p = setup_problem(rng, init_std=0.3)
+    U_end, V_end, res = train(p.U, p.V, p.reg, 1e-2, 200.0, target=1e-26)
+    assert res.status[0] == engine.STATUS_CODES[engine.STATUS_CONVERGED]
+    theta_hat = torch.tensor(data.min_norm_solution(p.X, p.Y))
+    predicted = p.phi2 @ (p.phi2.T @ torch.tensor(p.U)) @ V_end.T
+    torch.testing.assert_close(U_end @ V_end.T - theta_hat, predicted, rtol=0, atol=1e-10)
+
+
+def test_both_rate_bounds_hold_pointwise(rng):
+    """-dL/dt / (L - L*) = ||grad L||^2 / (L - L*) under gradient flow; the v2 bound and the
+    Theorem 1 rate 2 lambda_r(Sigma_x) c bound it from below at any point (relative slack 1e-9
+    for rounding)."""
+    for _ in range(200):
+        rate, v2, thm1 = _rate_and_bounds(rng)
+        assert rate >= v2 * (1 - 1e-9)
+        assert v2 >= thm1 * (1 - 1e-9)  # the v2 bound refines Theorem 1
+
+
+def test_balanced_init_is_balanced_with_the_same_product(rng):
+    p = {"input_dim": 12, "width": 9, "output_dim": 2, "inits": [[0.4, 0.3], [1.0, 0.1]], "balanced_like": 1}
+    U, V = experiments._imbalance_inits(p, rng)
+    np.testing.assert_allclose(U[-1].T @ U[-1], V[-1].T @ V[-1], atol=1e-12)
+    np.testing.assert_allclose(U[-1] @ V[-1].T, U[1] @ V[1].T, atol=1e-12)
+    np.testing.assert_allclose(U[0] / 0.4, U[1] / 1.0)  # one Gaussian draw, rescaled per pair
+
+
+def test_config_cross_checks_name_the_key():
+    section = {"n_samples": 10, "input_dim": 5, "output_dim": 1, "widths": [8]}
+    with pytest.raises(ValueError, match=r"min2021\.implicit_bias\.input_dim"):
+        experiments.implicit_bias_cases(section)

@@ -1,0 +1,118 @@
+"""The contract every registered paper honours (one parametrised suite over the registry, like
+scikit-learn's estimator checks): its config expands to jobs, each experiment runs on the tiny
+config of tests/config/smoke.yaml, every claim id is produced exactly once and every figure
+renders from the tiny datasets with labelled axes."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import matplotlib
+import pytest
+import yaml
+
+from conftest import ROOT, SMOKE_CONFIG
+from deeplinear import configuration, dataset, jobs, registry
+
+matplotlib.use("Agg")
+
+PAPERS = list(registry.PAPER_MODULES)
+CASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")  # the workflow's wildcard constraint
+
+
+def default_config() -> dict:
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def smoke_config() -> dict:
+    return configuration.merge_config(default_config(), yaml.safe_load(SMOKE_CONFIG.read_text()))
+
+
+@pytest.fixture(scope="module", params=PAPERS)
+def tiny(request, tmp_path_factory):
+    """One paper's jobs of the smoke config, run in-process and combined: ``(paper, datasets)``."""
+    key = request.param
+    config = smoke_config()
+    out = tmp_path_factory.mktemp(key)
+    table = {k: job for k, job in jobs.job_table(config).items() if k[0] == key}
+    files: dict[str, list] = {}
+    for (_, experiment, case), job in table.items():
+        files.setdefault(experiment, []).append(jobs.run_job(job, out / experiment / f"{case}.nc"))
+    datasets = {name: dataset.combine_cases(paths) for name, paths in files.items()}
+    return registry.paper(key), datasets, files
+
+
+@pytest.mark.parametrize("key", PAPERS)
+@pytest.mark.parametrize("scale", ["quick", "paper"])
+def test_cases_expand_from_the_config(key, scale):
+    config = default_config()
+    config["scale"] = scale
+    configuration.validate_config(config)
+    paper = registry.paper(key)
+    section = config[key][scale]
+    for name, exp in paper.experiments.items():
+        assert exp.kind in registry.KINDS
+        cases = exp.cases(section[exp.section_key])
+        assert cases, f"{key}.{name} has no jobs at scale {scale}"
+        for case, params in cases.items():
+            assert CASE_NAME.fullmatch(case), case
+            json.dumps(params)  # params travel through Snakemake and into the dataset's attrs
+
+
+@pytest.mark.parametrize("key", PAPERS)
+def test_paper_is_documented_and_self_contained(key):
+    paper = registry.paper(key)
+    module = __import__(f"deeplinear.papers.{key}", fromlist=["PAPER"])
+    assert len(module.__doc__) > 400, "the package docstring states the model and the theory"
+    assert paper.reference and paper.title
+    assert paper.schema_file.exists()
+    schema = configuration.config_schema([key])
+    assert f"{key}_scale" in schema["$defs"] and key in schema["required"]
+    for fig in paper.figures.values():
+        assert len(fig.caption) > 80, f"{key}.{fig.name}: a caption says what the data and the overlay are"
+
+
+def test_every_dataset_has_cf_metadata_and_records_its_streams(tiny):
+    paper, datasets, files = tiny
+    assert set(datasets) == set(paper.experiments)
+    for ds in datasets.values():
+        dataset.check_cf_metadata(ds)
+    for paths in files.values():
+        for path in paths:
+            seeds = json.loads(dataset.read_dataset(path).attrs["seeds_json"])
+            assert seeds["paper"] == paper.key and seeds["streams"], path
+            for stream in seeds["streams"]:
+                assert stream["label"] and stream["seed_indices"] == sorted(set(stream["seed_indices"]))
+
+
+def test_every_claim_id_is_produced_once(tiny):
+    paper, datasets, _ = tiny
+    records = paper.check_claims(datasets)
+    ids = [r.id for r in records]
+    assert len(ids) == len(set(ids))
+    for claim_id in paper.claim_ids:
+        produced = [i for i in ids if i == claim_id or i.startswith(f"{claim_id}[")]
+        assert produced, f"{claim_id} produced no record"
+    for r in records:
+        assert r.paper == paper.key and r.theorem
+        assert isinstance(r.passed, bool)
+        assert "[" in str(r.tolerance) or r.note.startswith("claim computation failed"), r
+    broken = [r for r in records if r.note.startswith("claim computation failed")]
+    assert not broken, f"claims that could not be computed on the tiny config: {broken}"
+
+
+def test_every_figure_renders_with_labelled_axes(tiny):
+    import matplotlib.pyplot as plt
+
+    paper, datasets, _ = tiny
+    for name, spec in paper.figures.items():
+        fig = spec.plot({e: datasets[e] for e in spec.experiments})
+        try:
+            panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+            assert panels, name
+            for ax in panels:
+                assert ax.get_xlabel() and ax.get_ylabel(), f"{paper.key}.{name}: unlabelled axes"
+            assert any(ax.get_title() for ax in panels) or fig._suptitle, f"{paper.key}.{name}: no title"
+        finally:
+            plt.close(fig)

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from deeplinear import NUMERICS_VERSION, claims, dataset, plotting, registry, seeding
+from deeplinear import NUMERICS_VERSION, claims, dataset, registry, seeding
 from deeplinear.devices import configure_threads, device_description, resolve_device, set_deterministic
 
 #: Config keys shared by every job (the rest of a job's params come from its paper section).
@@ -135,6 +135,8 @@ def make_figure(paper_key: str, figure: str, inputs: Mapping[str, str | Path], o
     paper = registry.paper(paper_key)
     if figure not in paper.figures:
         raise KeyError(f"paper {paper_key!r} has no figure {figure!r}; it has {sorted(paper.figures)}")
+    from deeplinear import plotting  # matplotlib only in figure jobs
+
     spec = paper.figures[figure]
     datasets = {name: dataset.read_dataset(inputs[name]) for name in spec.experiments}
     plotting.save_figure(spec.plot(datasets), outputs)

@@ -5,11 +5,24 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # figures are files; never open a window (also on a cluster node)
-import matplotlib.pyplot as plt
 import numpy as np
+
+
+class _LazyPyplot:
+    """``matplotlib.pyplot``, imported (with the file-only Agg backend) on first use, so that
+    importing a paper package for an experiment job does not pay for matplotlib."""
+
+    def __getattr__(self, name: str):
+        import matplotlib
+
+        matplotlib.use("Agg")  # figures are files; never open a window (also on a cluster node)
+        import matplotlib.pyplot
+
+        return getattr(matplotlib.pyplot, name)
+
+
+#: Use as ``from deeplinear.plotting import plt``.
+plt = _LazyPyplot()
 
 #: Fixed metadata so the same data give byte-identical PDFs and PNGs.
 PDF_METADATA = {"CreationDate": None, "ModDate": None, "Producer": "deeplinear", "Creator": "deeplinear"}

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _scipy_stats
 
 #: Bootstrap resamples used by claims unless a claim says otherwise (at least 1,000).
 N_BOOTSTRAP = 1000
@@ -132,11 +131,15 @@ def holm_rejections(p_values: Sequence[float], alpha: float) -> np.ndarray:
 
 def two_sided_p(z: Sequence[float]) -> np.ndarray:
     """Two-sided normal p-values of z-scores."""
+    from scipy import stats as _scipy_stats  # imported when needed: job start-up stays light
+
     return 2 * _scipy_stats.norm.sf(np.abs(np.asarray(z, dtype=np.float64)))
 
 
 def bonferroni_z(n_tests: int, alpha: float) -> float:
     """The |z| above which the smallest of ``n_tests`` two-sided p-values is rejected by Holm."""
+    from scipy import stats as _scipy_stats
+
     return float(_scipy_stats.norm.isf(alpha / (2 * max(n_tests, 1))))
 
 

@@ -25,9 +25,20 @@ def test_problem_has_the_requested_spectrum(problem):
 
 
 def test_cases_split_the_shared_block():
-    section = {**PARAMS, "steps": 10, "widths": [8, 16], "n_seeds": 2, "word_length": 2, "truncation_margins": [3, 10]}
+    section = {
+        **PARAMS,
+        "steps": 10,
+        "widths": [1000, 16],
+        "brute_force_widths": [8, 16],
+        "n_seeds": 2,
+        "word_length": 2,
+        "truncation_margins": [3, 10],
+    }
     fw = experiments.finite_width_cases(section)
-    assert sorted(fw) == ["m_16", "m_8"] and "truncation_margins" not in fw["m_8"]
+    assert list(fw) == ["all"] and fw["all"]["widths"] == [8, 16, 1000]  # the sampler meets brute force
+    assert "truncation_margins" not in fw["all"] and "brute_force_widths" not in fw["all"]
+    bf = experiments.brute_force_cases(section)
+    assert sorted(bf) == ["m_16", "m_8"] and bf["m_8"]["width"] == 8 and "widths" not in bf["m_8"]
     (limit,) = experiments.limit_cases(section).values()
     assert "widths" not in limit and "n_seeds" not in limit
     with pytest.raises(ValueError, match="truncation_margins"):

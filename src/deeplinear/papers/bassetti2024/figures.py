@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
 from deeplinear import plotting
 from deeplinear.papers.bassetti2024.theory import depth_for, kurtosis_limit, limit_log_det_moments, limit_pdf, s_product
+from deeplinear.plotting import plt
 
 # ---- figures ---------------------------------------------------------------------------------
 

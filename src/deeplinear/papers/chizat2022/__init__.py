@@ -41,7 +41,14 @@ from pathlib import Path
 
 from deeplinear.papers.chizat2022.about import KEY, REFERENCE
 from deeplinear.papers.chizat2022.claims import CLAIMS
-from deeplinear.papers.chizat2022.experiments import finite_width_cases, limit_cases, run_finite_width, run_limit
+from deeplinear.papers.chizat2022.experiments import (
+    brute_force_cases,
+    finite_width_cases,
+    limit_cases,
+    run_brute_force,
+    run_finite_width,
+    run_limit,
+)
 from deeplinear.papers.chizat2022.figures import CAPTIONS, plot_limit_distance, plot_min_norm, plot_risk, plot_words
 from deeplinear.registry import Experiment, FigureSpec, Paper
 
@@ -55,7 +62,15 @@ PAPER = Paper(
             "width_scaling",
             finite_width_cases,
             run_finite_width,
-            "GD of the three-layer network at finite width",
+            "GD of the three-layer network at finite width by the exact Krylov sampler",
+            config_section="gd",
+        ),
+        "brute_force": Experiment(
+            "brute_force",
+            "width_scaling",
+            brute_force_cases,
+            run_brute_force,
+            "GD of the three-layer network with every m x m matrix in memory (the cross-check)",
             config_section="gd",
         ),
         "limit": Experiment(
@@ -69,11 +84,11 @@ PAPER = Paper(
     },
     figures={
         "limit_distance": FigureSpec(
-            "limit_distance", ("finite_width", "limit"), plot_limit_distance, CAPTIONS["limit_distance"]
+            "limit_distance", ("finite_width", "brute_force"), plot_limit_distance, CAPTIONS["limit_distance"]
         ),
         "risk": FigureSpec("risk", ("finite_width", "limit"), plot_risk, CAPTIONS["risk"]),
         "min_norm": FigureSpec("min_norm", ("finite_width", "limit"), plot_min_norm, CAPTIONS["min_norm"]),
-        "words": FigureSpec("words", ("finite_width",), plot_words, CAPTIONS["words"]),
+        "words": FigureSpec("words", ("finite_width", "brute_force"), plot_words, CAPTIONS["words"]),
     },
     claims=CLAIMS,
     schema_file=Path(__file__).with_name("config.schema.yaml"),

@@ -9,15 +9,26 @@ import xarray as xr
 from deeplinear.stats import fit_line
 
 
-def distance_to_limit(finite: xr.Dataset, limit: xr.Dataset) -> xr.DataArray:
-    r""":math:`\lVert\beta_m(t) - \beta_\infty(t)\rVert_F` per width, seed and step."""
-    diff = finite["beta"] - limit["beta_limit"]
-    return np.sqrt((diff**2).sum(("out", "in")))
-
-
-def sup_distance_to_limit(finite: xr.Dataset, limit: xr.Dataset) -> xr.DataArray:
+def sup_distance_to_limit(finite: xr.Dataset) -> xr.DataArray:
     r""":math:`\sup_{t \le T}\lVert\beta_m(t) - \beta_\infty(t)\rVert_F` per width and seed."""
-    return distance_to_limit(finite, limit).max("step")
+    return finite["distance_to_limit"].max("step")
+
+
+def fluctuation_constant(finite: xr.Dataset) -> xr.Dataset:
+    r"""The fluctuation constant :math:`\sqrt m\, E\sup_t\lVert\beta_m(t) - \beta_\infty(t)\rVert`
+    per width: its seed mean, standard error and normal 95 % interval (``mean``, ``se``, ``low``,
+    ``high``). Beyond the paper: the m^{-1/2} rate says this converges to a finite constant."""
+    scaled = np.sqrt(finite["width"]) * sup_distance_to_limit(finite)
+    n = scaled.notnull().sum("seed")
+    mean = scaled.mean("seed")
+    se = scaled.std("seed", ddof=1) / np.sqrt(n)
+    return xr.Dataset({"mean": mean, "se": se, "low": mean - 1.96 * se, "high": mean + 1.96 * se})
+
+
+def decades(widths) -> float:
+    """How many decades a set of widths spans, ``log10(max / min)``."""
+    widths = np.asarray(widths, dtype=float)
+    return float(np.log10(widths.max() / widths.min()))
 
 
 def seed_mean_and_se(values: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
 import xarray as xr
+from tqdm.auto import tqdm
 
-from deeplinear import data, engine
+from deeplinear import data, engine, krylov
 from deeplinear.papers.chizat2022.about import KEY
 from deeplinear.papers.chizat2022.theory import (
     SHORT_TRUNCATIONS,
@@ -43,9 +47,18 @@ DATA_KEYS = ("n_samples", "input_dim", "output_dim", "condition_number", "lr", "
 
 
 def finite_width_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """One job per width ``m``; the limit's truncation margins are not part of these jobs."""
-    params = {k: v for k, v in section.items() if k != "truncation_margins"}
-    return one_job_per(params, "widths", "width", "m")
+    """The exact sampler: one job for every width (its cost per width is a second or two, flat in
+    ``m``), over ``widths`` and the brute-force widths, so the two methods meet at every
+    brute-force width (claim C10)."""
+    params = {k: v for k, v in section.items() if k not in ("truncation_margins", "brute_force_widths")}
+    params["widths"] = sorted(set(section["widths"]) | set(section["brute_force_widths"]))
+    return {"all": params}
+
+
+def brute_force_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Brute force (the cross-check): one job per brute-force width, the m x m matrices in memory."""
+    params = {k: v for k, v in section.items() if k not in ("truncation_margins", "widths")}
+    return one_job_per(params, "brute_force_widths", "width", "m")
 
 
 def limit_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -84,38 +97,37 @@ def _trajectory_variables(beta: np.ndarray, problem: Problem, dims: tuple[str, .
     }
 
 
-def run_finite_width(ctx: JobContext) -> xr.Dataset:
-    """GD of the width-``m`` network for every seed at once; records :math:`\\beta(t)` at every
-    step, the risk, the distance to :math:`C\\Sigma^+`, the null-space part, the first-step ratio,
-    :math:`m\\lVert\\beta(0)\\rVert^2/(dk)` and the word Gram deviation at init."""
+@functools.cache
+def _problem_and_limit(params_json: str, base_seed: int, device: str) -> tuple[Problem, np.ndarray]:
+    """The job's data and the exact limit trajectory (computed once per job, shared by its widths)."""
+    p = json.loads(params_json)
+    problem = make_problem(p, Streams(base_seed, KEY))
+    return problem, limit_trajectory(problem, p["lr"], p["steps"], 3, device)
+
+
+def _run_dataset(
+    ctx: JobContext, m: int, beta: np.ndarray, status: np.ndarray, gram: tuple[np.ndarray, np.ndarray], extra: dict
+) -> xr.Dataset:
+    """The dataset of one width: trajectories summarised per (seed, step), the final predictor,
+    the first-step ratio, the initial norm and the word Gram deviation."""
     p = ctx.params
-    device = ctx.device
-    d, k, m, steps, lr = p["input_dim"], p["output_dim"], p["width"], p["steps"], p["lr"]
-    problem = make_problem(p, ctx.streams)
-    seeds = np.arange(p["n_seeds"])
-    inits = [finite_initial_weights(d, k, m, ctx.streams.rng("init", m, s)) for s in seeds]
-    U, M0, V = (torch.as_tensor(np.stack(w), dtype=ctx.dtype, device=device) for w in zip(*inits, strict=True))
-    del inits
-    gram_max, gram_rms = (t.cpu().numpy() for t in word_gram_deviation(U, M0, V, p["word_length"]))
-    result = engine.train(
-        [U, M0, V],
-        problem.regression(device),
-        lr,
-        steps,
-        clone=False,  # trains in place: one m x m matrix per seed in memory, not two
-        log_steps=np.arange(steps + 1),
-        metrics_fn=lambda ws, beta: {"beta": beta},
-        progress=ctx.progress_label,
-    )
-    beta = np.moveaxis(result.metrics["beta"], 0, 1)[None]  # (1, seed, step, k, d)
+    d, k, steps, lr = p["input_dim"], p["output_dim"], p["steps"], p["lr"]
+    problem, limit = _problem_and_limit(json.dumps({key: p[key] for key in DATA_KEYS}), p["base_seed"], str(ctx.device))
+    beta = beta[None]  # (1, seed, step, k, d)
     dims = ("width", "seed", "step")
+    traj = _trajectory_variables(beta, problem, dims, "")
     variables = {
-        "beta": ((*dims, "out", "in"), beta, _attrs("end-to-end predictor beta = V M U")),
-        **_trajectory_variables(beta, problem, dims, ""),
+        **traj,
+        "distance_to_limit": (
+            dims,
+            np.linalg.norm(beta - limit, axis=(-2, -1)),
+            _attrs("||beta_m(t) - beta_inf(t)||_F (beta_inf: the exact infinite-width trajectory)"),
+        ),
+        "beta_final": (("width", "seed", "out", "in"), beta[:, :, -1], _attrs("beta_m(T), the trained predictor")),
         **_problem_variables(problem),
         "status": (
             ("width", "seed"),
-            result.status[None],
+            status[None],
             {
                 **_attrs("run outcome"),
                 "flag_values": np.array(list(engine.STATUS_CODES.values()), dtype=np.int8),
@@ -126,7 +138,7 @@ def run_finite_width(ctx: JobContext) -> xr.Dataset:
             ("width", "seed"),
             first_step_ratio(beta[..., 0, :, :], beta[..., 1, :, :], problem.C, lr)
             if steps >= 1
-            else np.full((1, seeds.size), np.nan),
+            else np.full((1, beta.shape[1]), np.nan),
             _attrs("<beta(1) - beta(0), C> / (eta ||C||^2); 3 in the limit"),
         ),
         "init_norm_ratio": (
@@ -136,19 +148,116 @@ def run_finite_width(ctx: JobContext) -> xr.Dataset:
         ),
         "word_gram_deviation": (
             ("width", "seed"),
-            gram_max[None],
+            gram[0][None],
             _attrs(f"max |W^T W - I| over the Gaussian words of length <= {p['word_length']} at init"),
         ),
         "word_gram_rms_deviation": (
             ("width", "seed"),
-            gram_rms[None],
+            gram[1][None],
             _attrs(f"root-mean-square entry of W^T W - I, words of length <= {p['word_length']} at init"),
         ),
+        **extra,
     }
-    coords = {"width": [m], "seed": seeds, "step": np.arange(steps + 1)}
+    coords = {"width": [m], "seed": np.arange(beta.shape[1]), "step": np.arange(steps + 1)}
     ds = xr.Dataset(variables, coords=coords)
     ds["step"].attrs.update(_attrs("GD step", "step"))
     return ds
+
+
+def run_brute_force(ctx: JobContext) -> xr.Dataset:
+    """GD of the width-``m`` network (every m x m matrix in memory) for every seed at once."""
+    p = ctx.params
+    d, k, m, steps, lr = p["input_dim"], p["output_dim"], p["width"], p["steps"], p["lr"]
+    problem = make_problem(p, ctx.streams)
+    seeds = np.arange(p["n_seeds"])
+    inits = [finite_initial_weights(d, k, m, ctx.streams.rng("init", m, s)) for s in seeds]
+    U, M0, V = (torch.as_tensor(np.stack(w), dtype=ctx.dtype, device=ctx.device) for w in zip(*inits, strict=True))
+    del inits
+    gram = tuple(t.cpu().numpy() for t in word_gram_deviation(U, M0, V, p["word_length"]))
+    result = engine.train(
+        [U, M0, V],
+        problem.regression(ctx.device),
+        lr,
+        steps,
+        clone=False,  # trains in place: one m x m matrix per seed in memory, not two
+        log_steps=np.arange(steps + 1),
+        metrics_fn=lambda ws, beta: {"beta": beta},
+        progress=ctx.progress_label,
+    )
+    return _run_dataset(ctx, m, np.moveaxis(result.metrics["beta"], 0, 1), result.status, gram, {})
+
+
+def run_finite_width(ctx: JobContext) -> xr.Dataset:
+    """Every width of ``widths`` by the exact Krylov sampler (:func:`run_exact_width`)."""
+    widths = ctx.params["widths"]
+    bar = tqdm(widths, desc=ctx.progress_label or "", disable=not ctx.progress, unit="width")
+    return xr.concat([run_exact_width(ctx, int(m)) for m in bar], dim="width", data_vars="minimal", coords="minimal")
+
+
+def run_exact_width(ctx: JobContext, m: int) -> xr.Dataset:
+    """The width-``m`` network by the exact Krylov sampler (:mod:`deeplinear.krylov`): the
+    reduced initial state of every seed drawn directly (cost flat in ``m``), the depth chosen
+    adaptively, GD on the reduced coordinates. Also records the distance of the trained Krylov
+    coordinates to those of the infinite-width network at the same depth (claim C8)."""
+    p = ctx.params
+    d, k, steps, lr = p["input_dim"], p["output_dim"], p["steps"], p["lr"]
+    problem = make_problem(p, ctx.streams)
+    data = problem.regression(ctx.device)
+    seeds = range(p["n_seeds"])
+    start = max(3, math.ceil(p["word_length"] / 2) + 1)
+
+    def sample(depth: int) -> krylov.ReducedState:
+        """Each call restarts every seed's stream, so a deeper draw extends a shallower one."""
+        return krylov.sample_reduced(m, d, k, depth, [ctx.streams.rng("krylov-init", m, s) for s in seeds])
+
+    state = krylov.choose_depth(sample, data, lr, steps, ctx.device, ctx.dtype, start=start)
+    weights = krylov.reduced_weights(state, ctx.device, ctx.dtype)
+    gram = tuple(t.cpu().numpy() for t in word_gram_deviation(*weights, p["word_length"]))
+    limit = krylov.sample_reduced(krylov.INF, d, k, state.depth, None)
+    same_layout = (limit.q_sizes, limit.p_sizes) == (state.q_sizes, state.p_sizes)
+    limit_path = _coordinate_path(limit, data, lr, steps, ctx) if same_layout else None
+    B0 = weights[1].clone()
+    distance = torch.zeros(len(seeds), dtype=ctx.dtype, device=ctx.device)
+    step = iter(range(steps + 1))
+
+    def metrics(ws, beta):
+        t = next(step)
+        if limit_path is not None:
+            a_inf, dB_inf, b_inf = (x[t] for x in limit_path)
+            gap = (
+                (ws[0] - a_inf).square().sum((-2, -1))
+                + (ws[1] - B0 - dB_inf).square().sum((-2, -1))
+                + (ws[2] - b_inf).square().sum((-2, -1))
+            ).sqrt()
+            torch.maximum(distance, gap, out=distance)
+        return {"beta": beta}
+
+    result = engine.train(weights, data, lr, steps, clone=False, log_steps=np.arange(steps + 1), metrics_fn=metrics)
+    extra = {
+        "krylov_distance": (
+            ("width", "seed"),
+            (distance.cpu().numpy() if same_layout else np.full(len(seeds), np.nan))[None],
+            _attrs("sup_t distance of the Krylov coordinates (a, B - B(0), b) to those of m = inf at the same depth"),
+        ),
+        "krylov_depth": (("width",), [state.depth], _attrs("Krylov levels used (chosen adaptively)")),
+        "krylov_dim": (("width",), [state.B.shape[-1] + state.B.shape[-2]], _attrs("n_Q + n_P, reduced dimension")),
+    }
+    return _run_dataset(ctx, m, np.moveaxis(result.metrics["beta"], 0, 1), result.status, gram, extra)
+
+
+def _coordinate_path(state: krylov.ReducedState, data, lr: float, steps: int, ctx: JobContext) -> list[torch.Tensor]:
+    """``[a(t), B(t) - B(0), b(t)]`` for ``t = 0..steps`` of a single reduced network, each (T+1, ...)."""
+    weights = krylov.reduced_weights(state, ctx.device, ctx.dtype)
+    B0 = weights[1].clone()
+    rec: list[list[torch.Tensor]] = [[], [], []]
+
+    def metrics(ws, beta):
+        for store, w, ref in zip(rec, ws, (0, B0, 0), strict=True):
+            store.append((w - ref)[0].clone())
+        return {}
+
+    engine.train(weights, data, lr, steps, clone=False, log_steps=np.arange(steps + 1), metrics_fn=metrics)
+    return [torch.stack(r) for r in rec]
 
 
 def run_limit(ctx: JobContext) -> xr.Dataset:

@@ -3,13 +3,14 @@ bases, finite-width initial weights and the law-of-the-weights words."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from deeplinear import data, engine
+from deeplinear import data, engine, krylov
 from deeplinear.papers.chizat2022.about import DTYPE
 
 # ---- data ----------------------------------------------------------------------------------
@@ -128,15 +129,20 @@ def truncated_limit_trajectory(problem: Problem, lr: float, steps: int, R: int, 
 
 
 def limit_trajectory(problem: Problem, lr: float, steps: int, margin: int = 3, device="cpu") -> np.ndarray:
-    r""":math:`\beta_\infty(t)` for ``t = 0..steps`` (shape (steps+1, k, d)): GD with step ``lr``
-    on the limit operators truncated at path length ``R = steps + margin``.
+    r""":math:`\beta_\infty(t)` for ``t = 0..steps`` (shape (steps+1, k, d)): the ``m = inf`` case of
+    the exact Krylov reduction (:mod:`deeplinear.krylov`), whose operator is the Gaussian-word
+    operator :math:`\Lambda`, at depth ``ceil((steps + margin)/2)``.
 
-    Exact for ``margin >= 2`` (each step lengthens occupied paths by at most one). Cost
-    :math:`O(T\,((d+k)T)^2)`, independent of any width.
+    Exact for ``margin >= 2`` (each step lengthens occupied paths by at most one; the depth covers
+    paths of length ``steps + margin``). Cost :math:`O(T\,((d+k)T)^2)`, independent of any width.
+    :func:`truncated_limit_trajectory` builds the same limit independently from the path bases.
     """
     if margin < 2:
         raise ValueError("the truncation is exact only for R >= T + 2 (margin >= 2)")
-    return truncated_limit_trajectory(problem, lr, steps, steps + margin, device)
+    d, k = problem.X.shape[1], problem.Y.shape[1]
+    state = krylov.sample_reduced(krylov.INF, d, k, math.ceil((steps + margin) / 2), None)
+    device = torch.device(device)
+    return krylov.reduced_beta_path(state, problem.regression(device), lr, steps, device, DTYPE)[0]
 
 
 # ---- finite width ------------------------------------------------------------------------------
@@ -165,7 +171,7 @@ def words(U: Tensor, M0: Tensor, V: Tensor, max_length: int) -> tuple[Tensor, Te
     side = {0: {}, 1: {}}
     roots = [(j, 0, U[..., :, j]) for j in range(d)] + [(d + l, 1, V[..., l, :]) for l in range(k)]  # noqa: E741
     for root, start, w0 in roots:
-        previous, current = torch.zeros_like(w0), w0
+        previous, current = 0.0, w0  # reduced coordinates: the two sides may differ in size
         for r in range(max_length + 1):
             space = (start + r) % 2
             side[space][(root, r)] = current

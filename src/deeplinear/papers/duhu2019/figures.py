@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
@@ -16,6 +15,7 @@ from deeplinear.papers.duhu2019.analysis import (
     median_t_eps,
     theorem_bound_curve,
 )
+from deeplinear.plotting import plt
 
 # ---- figures -----------------------------------------------------------------------------------
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
 from deeplinear import plotting
 from deeplinear.papers.min2021.theory import init_error_norm_expected
+from deeplinear.plotting import plt
 
 # ---- figures -----------------------------------------------------------------------------------
 

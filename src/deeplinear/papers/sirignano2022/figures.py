@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
 from deeplinear import plotting
 from deeplinear.papers.sirignano2022.analysis import distance_to_ode, lambda_min
 from deeplinear.papers.sirignano2022.theory import ode_law
+from deeplinear.plotting import plt
 
 # ---- figures -----------------------------------------------------------------------------------
 

@@ -29,9 +29,11 @@ from deeplinear.papers.min2021.about import KEY, REFERENCE
 from deeplinear.papers.min2021.claims import CLAIMS
 from deeplinear.papers.min2021.experiments import (
     imbalance_cases,
+    implicit_bias_brute_cases,
     implicit_bias_cases,
     run_imbalance,
     run_implicit_bias,
+    run_implicit_bias_brute,
 )
 from deeplinear.papers.min2021.figures import (
     CAPTION_IMBALANCE,
@@ -58,12 +60,22 @@ PAPER = Paper(
             "width_scaling",
             implicit_bias_cases,
             run_implicit_bias,
-            "distance to the min-norm solution against width",
+            "distance to the min-norm solution against width, exact two-layer reduction",
+        ),
+        "implicit_bias_brute": Experiment(
+            "implicit_bias_brute",
+            "width_scaling",
+            implicit_bias_brute_cases,
+            run_implicit_bias_brute,
+            "distance to the min-norm solution against width, brute force (the cross-check)",
+            config_section="implicit_bias",
         ),
     },
     figures={
         "imbalance": FigureSpec("imbalance", ("imbalance",), plot_imbalance, CAPTION_IMBALANCE),
-        "implicit_bias": FigureSpec("implicit_bias", ("implicit_bias",), plot_implicit_bias, CAPTION_IMPLICIT_BIAS),
+        "implicit_bias": FigureSpec(
+            "implicit_bias", ("implicit_bias", "implicit_bias_brute"), plot_implicit_bias, CAPTION_IMPLICIT_BIAS
+        ),
     },
     claims=CLAIMS,
     schema_file=Path(__file__).with_name("config.schema.yaml"),

@@ -10,7 +10,7 @@ import torch
 import xarray as xr
 from torch import Tensor
 
-from deeplinear import data, engine
+from deeplinear import data, engine, krylov
 from deeplinear.papers.min2021.about import DTYPE, KEY
 from deeplinear.papers.min2021.theory import (
     imbalance_drift_norm,
@@ -287,13 +287,120 @@ def _run_two_layer(
 # ---- experiment (ii): implicit bias against width ---------------------------------------------
 
 
+BRUTE_KEYS = ("brute_force_widths", "brute_force_seeds")
+
+
 def implicit_bias_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """One job per width ``h``; all ``alpha`` values and seeds of a width run batched."""
+    """The exact reduction: one job for every width (every (width, seed, alpha) run is one member
+    of a single batched GD in ``r + m_out`` hidden coordinates)."""
     _check_dims(section, "implicit_bias")
-    return one_job_per(section, "widths", "width", "h")
+    if min(section["widths"]) < section["n_samples"] + section["output_dim"]:
+        raise ValueError(
+            f"{KEY}.implicit_bias.widths must be >= n_samples + output_dim "
+            f"({section['n_samples'] + section['output_dim']}): the reduction keeps r + m_out hidden coordinates"
+        )
+    params = {k: v for k, v in section.items() if k not in BRUTE_KEYS}
+    params["widths"] = sorted(set(section["widths"]) | set(section["brute_force_widths"]))
+    return {"all": params}
+
+
+def implicit_bias_brute_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Brute force (the cross-check): one job per brute-force width, ``brute_force_seeds`` seeds."""
+    _check_dims(section, "implicit_bias")
+    params = {k: v for k, v in section.items() if k not in ("widths", "brute_force_seeds")}
+    params["n_seeds"] = section["brute_force_seeds"]
+    return one_job_per(params, "brute_force_widths", "width", "h")
+
+
+def _implicit_bias_data(ctx: JobContext, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` (entries N(0, 1/D)) and ``Y = X Theta + noise`` of one seed (shared by both methods)."""
+    p = ctx.params
+    n, D, m = p["n_samples"], p["input_dim"], p["output_dim"]
+    g_data = ctx.streams.rng("implicit_bias-data", 0, seed)
+    X = data.gaussian_matrix(n, D, 1 / np.sqrt(D), g_data)
+    theta = data.gaussian_matrix(D, m, 1 / np.sqrt(D), g_data)
+    return X, X @ theta + data.gaussian_matrix(n, m, p["noise_std"], g_data)
 
 
 def run_implicit_bias(ctx: JobContext) -> xr.Dataset:
+    """Figure 2 of the paper by the exact two-layer reduction (:func:`deeplinear.krylov.sample_two_layer`):
+    for every width ``h``, seed and ``alpha``, the reduced initial state drawn directly (cost flat
+    in ``h``), GD on ``(alpha, nu)`` with data ``X Phi_1`` until the loss is below ``target_loss``
+    or ``max_steps``; then :math:`\\lVert UV^\top - \\hat\\Theta\rVert^2 = \\lVert\alpha\nu^\top -
+    \\Phi_1^\top\\hat\\Theta\rVert^2 + \\lVert G_2\nu^\top\rVert^2`. Runs that blow up (a fixed step
+    with the init scale h^(1/2 - alpha) growing) are flagged ``diverged``."""
+    p = ctx.params
+    D, m = p["input_dim"], p["output_dim"]
+    widths, alphas, seeds = [int(h) for h in p["widths"]], [float(a) for a in p["alphas"]], range(p["n_seeds"])
+    per_seed = []
+    for s in seeds:
+        X, Y = _implicit_bias_data(ctx, s)
+        phi1, _ = data.row_space_basis(X)
+        per_seed.append((X @ phi1, Y, phi1.T @ data.min_norm_solution(X, Y)))
+    r = per_seed[0][0].shape[1]
+    A, N, G2, Xr, Yr, theta = [], [], [], [], [], []
+    for h in widths:
+        for s in seeds:
+            alpha_u, nu_u, g2_u = krylov.sample_two_layer(
+                h, r, m, D - r, 1.0, ctx.streams.rng("implicit_bias-krylov", h, s)
+            )
+            for a in alphas:  # the same Gaussian draws rescaled, as in the brute-force runner
+                sigma = float(h) ** -a
+                A.append(sigma * alpha_u), N.append(sigma * nu_u), G2.append(sigma * g2_u)
+                Xr.append(per_seed[s][0]), Yr.append(per_seed[s][1]), theta.append(per_seed[s][2])
+    as_t = lambda arrays: torch.as_tensor(np.stack(arrays), dtype=ctx.dtype, device=ctx.device)  # noqa: E731
+    alpha0, nu0, G2, theta = as_t(A), as_t(N), as_t(G2), as_t(theta)
+    reg = engine.Regression(as_t(Xr), as_t(Yr))
+    log_steps = engine.log_spaced_steps(p["max_steps"], p["n_log"])
+    result = engine.train(
+        [alpha0.transpose(-1, -2).clone(), nu0.clone()],
+        reg,
+        p["lr"],
+        p["max_steps"],
+        log_steps=log_steps,
+        target_loss=p["target_loss"],
+        progress=ctx.progress_label,
+    )
+    alpha_end, nu_end = result.weights[0].transpose(-1, -2), result.weights[1]
+    in_row_space = torch.linalg.matrix_norm(alpha_end @ nu_end.transpose(-1, -2) - theta)
+    prop1 = torch.linalg.matrix_norm(G2 @ nu_end.transpose(-1, -2))
+    eigs = imbalance_spectrum(alpha0, nu0)  # the non-zero part of the spectrum of Lambda_0
+    eigs = torch.cat([eigs, eigs.new_zeros(eigs.shape[0], r + m)], dim=-1).sort(dim=-1, descending=True).values
+    shape = (len(widths), len(seeds), len(alphas))
+    dims = ("width", "seed", "alpha")
+
+    def per_run(values, long_name: str, units: str = "1"):
+        values = values.cpu().numpy() if isinstance(values, Tensor) else np.asarray(values)
+        return dims, values.reshape(shape), _attrs(long_name, units)
+
+    loss = np.moveaxis(result.metrics["loss"], 0, -1).reshape(*shape, -1)
+    variables = {
+        "loss": ((*dims, "log_point"), loss, _attrs("training loss 1/2 ||Y - X U V^T||_F^2")),
+        "c": per_run(
+            rate_constant(eigs, r, m), "imbalance rate constant c = [lambda_r(Lambda0)]_+ + [lambda_m(-Lambda0)]_+"
+        ),
+        "status": (*per_run(result.status, "")[:2], _status_attrs()),
+        "stop_step": per_run(result.stop_step, "step at which the run stopped", "step"),
+        "distance_to_min_norm": per_run(
+            (in_row_space.square() + prop1.square()).sqrt(), "||U V^T - Theta_hat||_F at the end"
+        ),
+        "prop1_error_norm": per_run(prop1, "||Phi_2 U_2(0) V(end)^T||_F (Prop. 1 prediction of the distance)"),
+        "init_error_norm": per_run(torch.linalg.matrix_norm(G2 @ nu0.transpose(-1, -2)), "||U_2(0) V(0)^T||_F"),
+    }
+    coords = {
+        "width": np.asarray(widths),
+        "seed": np.asarray(list(seeds)),
+        "alpha": np.asarray(alphas),
+        "log_point": np.arange(len(log_steps)),
+        "step": ("log_point", log_steps, _attrs("GD step", "step")),
+        "time": ("log_point", log_steps * p["lr"], _attrs("gradient-flow time t = eta * step", "time")),
+    }
+    ds = xr.Dataset(variables, coords=coords)
+    ds.attrs.update(input_dim=D, rank=r, output_dim=m, method="exact two-layer reduction (r + m_out coordinates)")
+    return ds
+
+
+def run_implicit_bias_brute(ctx: JobContext) -> xr.Dataset:
     """Figure 2 of the paper: distance of the GD limit to the min-norm solution against width.
 
     Init entries ``N(0, h^{-2 alpha})`` for each ``alpha`` (the same Gaussian draws rescaled),
@@ -306,10 +413,7 @@ def run_implicit_bias(ctx: JobContext) -> xr.Dataset:
     seeds = list(range(p["n_seeds"]))
     Xs, Ys, Phi1s, Phi2s, Us, Vs = [], [], [], [], [], []
     for s in seeds:
-        g_data = ctx.streams.rng("implicit_bias-data", 0, s)
-        X = data.gaussian_matrix(n, D, 1 / np.sqrt(D), g_data)
-        theta = data.gaussian_matrix(D, m, 1 / np.sqrt(D), g_data)
-        Y = X @ theta + data.gaussian_matrix(n, m, p["noise_std"], g_data)
+        X, Y = _implicit_bias_data(ctx, s)
         g_init = ctx.streams.rng("implicit_bias-init", h, s)
         GU, GV = g_init.standard_normal((D, h)), g_init.standard_normal((m, h))
         phi1, phi2 = data.row_space_basis(X)

@@ -17,6 +17,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SMOKE_CONFIG = ROOT / "tests" / "config" / "smoke.yaml"
 
 
+def smoke_config() -> dict:
+    """tests/config/smoke.yaml merged over config.yaml, as Snakemake merges a --configfile."""
+    import yaml
+
+    from deeplinear.configuration import merge_config
+
+    return merge_config(yaml.safe_load((ROOT / "config.yaml").read_text()), yaml.safe_load(SMOKE_CONFIG.read_text()))
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
@@ -39,7 +48,7 @@ def snakemake_executable() -> list[str]:
     return [exe]
 
 
-def run_snakemake(workdir: Path, *args: str, configfile: Path | None = SMOKE_CONFIG, timeout: int = 600):
+def run_snakemake(workdir: Path, *args: str, configfile: Path | None = SMOKE_CONFIG, timeout: int = 1200):
     """Run the real workflow (repo Snakefile) in ``workdir``; returns the CompletedProcess.
 
     Runs in its own process group; on timeout the whole group is SIGKILLed (a stuck SLURM

@@ -44,7 +44,8 @@ def test_default_and_paper_scale_configs_build_a_dag(tmp_path):
     assert quick.returncode == 0, quick.stderr[-3000:]
     paper = run_snakemake(tmp_path, "-n", "--cores", "1", "--config", "scale=paper", configfile=None)
     assert paper.returncode == 0, paper.stderr[-3000:]
-    assert "results/width_scaling/min2021/implicit_bias/h_10000.nc" in paper.stdout
+    assert "results/width_scaling/min2021/implicit_bias_brute/h_2000.nc" in paper.stdout
+    assert "results/width_scaling/chizat2022/finite_width/all.nc" in paper.stdout
 
 
 def test_cli_validates_the_same_schema_wherever_the_file_is(tmp_path):

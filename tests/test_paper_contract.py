@@ -12,7 +12,7 @@ import matplotlib
 import pytest
 import yaml
 
-from conftest import ROOT, SMOKE_CONFIG
+from conftest import ROOT, smoke_config
 from deeplinear import configuration, dataset, jobs, registry
 
 matplotlib.use("Agg")
@@ -23,10 +23,6 @@ CASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")  # the workflow's wildcar
 
 def default_config() -> dict:
     return yaml.safe_load((ROOT / "config.yaml").read_text())
-
-
-def smoke_config() -> dict:
-    return configuration.merge_config(default_config(), yaml.safe_load(SMOKE_CONFIG.read_text()))
 
 
 @pytest.fixture(scope="module", params=PAPERS)

@@ -53,6 +53,6 @@ PAPER = Paper(
         "log_r": FigureSpec("log_r", ("proportional",), plot_log_r, CAPTIONS["log_r"]),
     },
     claims=CLAIMS,
-    version="1",
+    version="2",  # 2: kurtosis standard error from the exact law
     schema_file=Path(__file__).with_name("config.schema.yaml"),
 )

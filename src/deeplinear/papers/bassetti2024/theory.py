@@ -28,6 +28,43 @@ def cross_moments(widths: Sequence[int]) -> dict[str, float]:
     return {"r11_sq": s, "r12_sq": (s - d) / 3, "r11_r22": (s + 2 * d) / 3, "kurtosis": 3 * s, "cov_sq": s - 1}
 
 
+def standardised_output_moment(widths: Sequence[int], j: int) -> float:
+    r""":math:`E z^{2j}` of a standardised output :math:`z = f_1(x_1)/\sqrt{\lambda_* K_{11}}` at finite
+    widths: given ``R``, ``z`` is :math:`N(0, R_{11})`, so :math:`E z^{2j} = (2j-1)!!\,E R_{11}^j` and
+    :math:`E R_{11}^j = \prod_l E(\chi^2_{N_l}/N_l)^j = \prod_l \prod_{i<j}(1 + 2i/N_l)` (derived)."""
+    double_factorial = float(np.prod(np.arange(2 * j - 1, 0, -2))) if j > 0 else 1.0
+    return double_factorial * float(np.prod([(1 + 2 * i / n) for n in widths for i in range(j)]))
+
+
+def kurtosis_standard_error(widths: Sequence[int], n_samples: int) -> float:
+    r"""Standard error of the sample kurtosis :math:`\hat k = \overline{z^4}/(\overline{z^2})^2` of
+    ``n_samples`` draws, by the delta method with the *exact* moments :math:`\mu_{2j} = E z^{2j}`:
+
+    .. math:: n\,\mathrm{Var}\,\hat k \approx \frac{\mu_8 - \mu_4^2}{\mu_2^4}
+              - \frac{4\mu_4(\mu_6 - \mu_4\mu_2)}{\mu_2^5} + \frac{4\mu_4^2(\mu_4 - \mu_2^2)}{\mu_2^6}.
+
+    Unlike a batch-means error of a heavy-tailed statistic it does not depend on the sample, so
+    the z-score of the kurtosis is calibrated (tests/test_calibration.py checks it under the exact law).
+    """
+    m2, m4, m6, m8 = (standardised_output_moment(widths, j) for j in (1, 2, 3, 4))
+    var = (m8 - m4**2) / m2**4 - 4 * m4 * (m6 - m4 * m2) / m2**5 + 4 * m4**2 * (m4 - m2**2) / m2**6
+    return float(np.sqrt(var / n_samples))
+
+
+def conditional_second_moment(R: np.ndarray, x: np.ndarray) -> np.ndarray:
+    r""":math:`E[z_2^2 \mid z_1 = x]` for two standardised outputs at one input under the mixture
+    :math:`z \mid R \sim N(0, R)`, by Monte Carlo over draws ``R`` (S, 2, 2) of the mixing matrix:
+    the posterior weight of ``R`` given :math:`z_1 = x` is :math:`R_{11}^{-1/2}e^{-x^2/(2R_{11})}` and
+    :math:`E[z_2^2 \mid z_1 = x, R] = R_{22} - R_{12}^2/R_{11} + R_{12}^2 x^2/R_{11}^2` (derived).
+    Equal to 1 for every ``x`` when ``R = I`` (the Gaussian a = 0 limit)."""
+    r11, r12, r22 = R[:, 0, 0], R[:, 0, 1], R[:, 1, 1]
+    x = np.asarray(x, dtype=float)[:, None]
+    log_w = -0.5 * np.log(r11) - x**2 / (2 * r11)
+    w = np.exp(log_w - log_w.max(axis=1, keepdims=True))
+    inner = r22 - r12**2 / r11 + (r12 / r11) ** 2 * x**2
+    return (w * inner).sum(axis=1) / w.sum(axis=1)
+
+
 def log_r11_moments(widths: Sequence[int]) -> tuple[float, float]:
     r""":math:`R_{11} = \prod_l \chi^2_{N_l}/N_l`: mean :math:`\sum_l[\psi(N_l/2) + \log(2/N_l)]`,
     variance :math:`\sum_l \psi'(N_l/2)`."""

@@ -18,17 +18,24 @@ def lambda_min(A: np.ndarray) -> float:
     return float(np.linalg.eigvalsh((A + A.T) / 2).min())
 
 
+def law_z_from_samples(h: np.ndarray, mean_pred: np.ndarray, cov_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """z-scores of the seed mean and of the seed covariance of ``h`` (times, seeds, M) against a
+    Gaussian law with means ``mean_pred`` (times, M) and covariances ``cov_pred`` (times, M, M):
+    ``(sample mean - mean) / (sd / sqrt(S))`` and, for the products centred at the predicted mean,
+    ``(mean product - cov) / (sd of the products / sqrt(S))``."""
+    S = h.shape[1]
+    z_mean = (h.mean(1) - mean_pred) / (h.std(1, ddof=1) / np.sqrt(S))
+    c = h - mean_pred[:, None, :]
+    prods = c[:, :, :, None] * c[:, :, None, :]
+    z_cov = (prods.mean(1) - cov_pred) / (prods.std(1, ddof=1) / np.sqrt(S))
+    return z_mean, z_cov
+
+
 def law_z_scores(ds: xr.Dataset, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """z-scores of the seed mean and of the seed covariance of ``h^N_t`` against the random
     ODE's Gaussian law, at every logged time (the first one excluded from the mean: it is 0)."""
     sub = ds.sel(width=width)
     times = sub["time"].values
     mean_pred, cov_pred = ode_law(sub["A"].values, sub["y"].values, sub["sigma_g"].values, times)
-    h = sub["h"].transpose("log_point", "seed", "train").values
-    S = h.shape[1]
-    mean = h.mean(1)
-    z_mean = (mean - mean_pred) / (h.std(1, ddof=1) / np.sqrt(S))
-    c = h - mean_pred[:, None, :]  # centred at the predicted mean
-    prods = c[:, :, :, None] * c[:, :, None, :]
-    z_cov = (prods.mean(1) - cov_pred) / (prods.std(1, ddof=1) / np.sqrt(S))
+    z_mean, z_cov = law_z_from_samples(sub["h"].transpose("log_point", "seed", "train").values, mean_pred, cov_pred)
     return times, z_mean, z_cov

@@ -106,6 +106,21 @@ def ode_law(A: np.ndarray, y: np.ndarray, sigma_g: np.ndarray, times: np.ndarray
     return np.stack(means), np.stack(covs)
 
 
+def expected_loss(A: np.ndarray, y: np.ndarray, sigma_g: np.ndarray, times: np.ndarray) -> np.ndarray:
+    r"""Exact expected training loss of the random ODE, in the project's normalisation
+    :math:`\ell = \frac{1}{2M}\lVert h_t - \hat Y\rVert^2`: since :math:`h_t - \hat Y = e^{-At}(G - \hat Y)`
+    with :math:`G \sim N(0, \Sigma_G)`,
+
+    .. math:: E\,\ell(t) = \frac{1}{2M}\big(\lVert e^{-At}\hat Y\rVert^2 + \mathrm{tr}(e^{-At}\Sigma_G e^{-At})\big)
+
+    (derived here, not quoted; ``A`` is symmetric). Shape (T,)."""
+    out = []
+    for t in times:
+        E = linalg.expm(-A * t)
+        out.append((np.sum((E @ y) ** 2) + np.trace(E @ sigma_g @ E.T)) / (2 * len(y)))
+    return np.asarray(out)
+
+
 def init_excess_kurtosis(X: np.ndarray, width: int, act: str) -> np.ndarray:
     r"""Exact excess kurtosis of :math:`g^N_0(x_j)`: a sum of ``N`` iid terms
     :math:`z = c\,\sigma(w\cdot x)/\sqrt N`, so it is :math:`(E c^4 E\sigma^4 - 3(E c^2 E\sigma^2)^2)/(N (E c^2 E\sigma^2)^2)`

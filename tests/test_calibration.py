@@ -152,3 +152,22 @@ def test_sirignano_init_covariance_z_family_under_the_gaussian_null():
         alarms += not claims.z_family(z).passed
     _check_standard_normal(np.concatenate(zs))
     assert alarms / 300 <= 0.01 + 3 * math.sqrt(0.01 * 0.99 / 300)
+
+
+def test_sirignano_init_kurtosis_z_is_calibrated():
+    """S1[kurtosis]: z = (sample excess kurtosis - exact 1/N law) / delta-method SE for g_0 at N = 1
+    (the most non-Gaussian width), computed by the job's own function on exact draws of the network
+    at initialisation; 300 replicates of 20,000 networks."""
+    from deeplinear.papers.sirignano2022 import experiments as sirignano_experiments
+
+    rng = np.random.default_rng(108)
+    X = np.array([[0.6, 0.8, 0.0], [0.0, 0.6, 0.8]])
+    predicted = sirignano_theory.init_excess_kurtosis(X, 1, "tanh")
+    z = []
+    for _ in range(300):
+        c, w = rng.uniform(-1, 1, (20_000, 1)), rng.standard_normal((20_000, 3))
+        out = c * np.tanh(w @ X.T)  # g_0(x_j) = C tanh(W . x_j) at N = 1
+        k, se = sirignano_experiments.excess_kurtosis_with_se(out)
+        z.append((k - predicted) / se)
+    _check_standard_normal(np.asarray(z)[:, 0])
+    _check_standard_normal(np.asarray(z)[:, 1])

@@ -75,7 +75,12 @@ def imbalance_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _imbalance_inits(p: Mapping[str, Any], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """``U`` (I, D, h) and ``V`` (I, m, h): ``sigma_U U_0, sigma_V V_0`` per scale pair, then the
-    balanced init (``U^T U = V^T V``) with the same product as ``inits[balanced_like]``."""
+    balanced init (``U^T U = V^T V``) with the same product as ``inits[balanced_like]``.
+
+    The balanced init is balanced in the whole input space R^D. The paper's invariant uses the row
+    space of ``X`` only, :math:`\\Lambda_0 = U_1^\top U_1 - V^\top V` with :math:`U_1 = \\Phi_1^\top U`,
+    and with D > n the columns of ``U`` leave the row space: that :math:`\\Lambda_0` is not zero,
+    only the smallest of the four (claims and captions say so)."""
     D, h, m = p["input_dim"], p["width"], p["output_dim"]
     U0 = rng.standard_normal((D, h))
     V0 = rng.standard_normal((m, h))

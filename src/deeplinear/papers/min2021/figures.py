@@ -75,7 +75,9 @@ def plot_implicit_bias(datasets: Mapping[str, xr.Dataset]):
 CAPTION_IMBALANCE = (
     "Min et al. (2021), Figure 1 reproduced: GD (step η, time t = η·step) from four initialisations "
     "of a two-layer linear network (D=input dim, h=width, m=1 output) with the same product scale: "
-    "three scale pairs (σU, σV) and a balanced init (UᵀU = VᵀV). (a) Excess loss; dashed: the "
+    "three scale pairs (σU, σV) and an init balanced in the whole input space (UᵀU = VᵀV); since D > n "
+    "the paper's imbalance Λ₀ = U₁ᵀU₁ − VᵀV on the row space of X is not zero for it (its c is the "
+    "smallest, not 0). (a) Excess loss; dashed: the "
     "Theorem 1 bound exp(−2λ_r(Σx)ct)(L(0)−L*) with c from the initial imbalance Λ₀. (b) The "
     "instantaneous rate ‖∇L‖²/(L−L*) against the v2 Prop. 1 margin bound (dashed). More imbalance "
     "(larger c) converges faster; curves end when a run reached its target loss."

@@ -51,5 +51,6 @@ PAPER = Paper(
         "loss": FigureSpec("loss", ("sgd",), plot_loss, CAPTIONS["loss"]),
     },
     claims=CLAIMS,
+    version="2",  # 2: standard error of the init excess kurtosis
     schema_file=Path(__file__).with_name("config.schema.yaml"),
 )

@@ -9,7 +9,7 @@ import xarray as xr
 
 from deeplinear import plotting
 from deeplinear.papers.sirignano2022.analysis import distance_to_ode, lambda_min
-from deeplinear.papers.sirignano2022.theory import expected_loss, ode_law
+from deeplinear.papers.sirignano2022.theory import expected_loss, loss_rate_bound, ode_law
 from deeplinear.plotting import plt
 
 # ---- figures -----------------------------------------------------------------------------------
@@ -81,7 +81,7 @@ def plot_loss(datasets: Mapping[str, xr.Dataset]):
             t, sub["loss"].quantile(0.1, "seed"), sub["loss"].quantile(0.9, "seed"), color=color, alpha=0.12, lw=0
         )
         ax.semilogy(t, loss, color=color, lw=1, label=f"N = {int(n)}")
-        ax.semilogy(t, np.exp(-2 * lam * t) * float(loss.isel(log_point=0)), color=color, ls="--", lw=0.8)
+        ax.semilogy(t, loss_rate_bound(float(loss.isel(log_point=0)), lam, t), color=color, ls="--", lw=0.8)
     top = ds.sel(width=ds["width"].max())
     t = top["time"].values
     exact = expected_loss(ds["A"].values, ds["y"].values, ds["sigma_g"].values, t)

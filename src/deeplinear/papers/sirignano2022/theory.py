@@ -121,6 +121,11 @@ def expected_loss(A: np.ndarray, y: np.ndarray, sigma_g: np.ndarray, times: np.n
     return np.asarray(out)
 
 
+def loss_rate_bound(loss0: float, lam_min: float, times: np.ndarray) -> np.ndarray:
+    r"""Theorem 1.3's rate for the limit: :math:`e^{-2\lambda_{min}(A) t}\,\ell(0)`."""
+    return np.exp(-2 * lam_min * times) * loss0  # numpy arrays and xarray objects alike
+
+
 def init_excess_kurtosis(X: np.ndarray, width: int, act: str) -> np.ndarray:
     r"""Exact excess kurtosis of :math:`g^N_0(x_j)`: a sum of ``N`` iid terms
     :math:`z = c\,\sigma(w\cdot x)/\sqrt N`, so it is :math:`(E c^4 E\sigma^4 - 3(E c^2 E\sigma^2)^2)/(N (E c^2 E\sigma^2)^2)`

@@ -2,10 +2,13 @@
 # `snakemake --cores all` builds every dataset, claim check and figure of config.yaml;
 # see README.md for single figures, paper scale and clusters.
 
+import sys
 from pathlib import Path
 
 from snakemake.utils import min_version
 
+# This checkout's library first, whatever deeplinear is installed (the jobs do the same).
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from deeplinear.configuration import validate_config
 
 min_version("9.0")
@@ -37,3 +40,4 @@ rule all:
     input:
         "results/claims.csv",
         all_figure_files(),
+        all_experiment_files(),

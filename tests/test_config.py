@@ -26,6 +26,12 @@ def _write(tmp_path, text: str):
         ("device: tpu", ["device", "tpu"]),
         ("min2021: {quick: {imbalance: {input_dim: 10}}}", ["min2021.imbalance.input_dim"]),
         ("chizat2022: {quick: {gd: {truncation_margins: [1, 3]}}}", ["truncation_margins", "minimum"]),
+        ("chizat2022: {quick: {gd: {n_samples: 1}}}", ["n_samples", "minimum"]),
+        ("duhu2019: {quick: {phase_diagram: {depths: [2, 3, 4]}}}", ["duhu2019.phase_diagram.depths", "contain 1"]),
+        ("duhu2019: {quick: {phase_diagram: {rank: 40}}}", ["duhu2019.phase_diagram.rank"]),
+        ("min2021: {quick: {imbalance: {width: 50}}}", ["min2021.imbalance.width", "n_samples"]),
+        ("min2021: {quick: {imbalance: {lr: .nan}}}", ["imbalance.lr", "not a finite number"]),
+        ("min2021: {quick: {imbalance: {lr: 5e-3}}}", ["imbalance.lr", "decimal point"]),
     ],
 )
 def test_bad_config_fails_before_any_job(tmp_path, override, expected):
@@ -84,3 +90,14 @@ def test_merge_config_merges_nested_sections():
     base = {"a": {"b": 1, "c": [1, 2]}, "d": 1}
     assert merge_config(base, {"a": {"c": [3]}, "e": 2}) == {"a": {"b": 1, "c": [3]}, "d": 1, "e": 2}
     assert base == {"a": {"b": 1, "c": [1, 2]}, "d": 1}
+
+
+def test_cli_merges_a_partial_config_over_the_defaults(tmp_path):
+    from deeplinear.cli import main
+
+    partial = tmp_path / "mine.yaml"
+    partial.write_text("min2021: {quick: {implicit_bias: {brute_force_seeds: 2}}}\n")
+    assert main(["--config", str(partial), "jobs"]) == 0
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("min2021: {quick: [\n")
+    assert main(["--config", str(broken), "jobs"]) == 2

@@ -116,3 +116,11 @@ def test_fit_line_recovers_a_power_law():
     assert fit.slope == pytest.approx(-0.5, abs=1e-12)
     assert fit.r_squared == pytest.approx(1.0)
     assert math.isnan(claims.loglog_slope([1, 2], [1, 2]).slope)  # too few points: NaN, not a crash
+
+
+def test_a_corrupt_dataset_names_the_file_and_the_command_that_rebuilds_it(tmp_path):
+    path = tmp_path / "results" / "x.nc"
+    path.parent.mkdir()
+    path.write_bytes(b"not a netcdf file")
+    with pytest.raises(dataset.DatasetError, match=r"x\.nc.*snakemake --cores 1 --force .*x\.nc"):
+        dataset.read_dataset(path)

@@ -120,3 +120,11 @@ def test_report_has_a_caption_per_figure(smoke_run):
     html = (smoke_run / "report.html").read_text()
     assert "Figure 1 reproduced" in html and "Figure 2 reproduced" in html
     assert "Kurtosis of one output against a = L/N" in html
+
+
+def test_a_lost_combined_dataset_is_rebuilt(smoke_run, tmp_path):
+    shutil.copytree(smoke_run, tmp_path / "w")
+    (tmp_path / "w/results/width_scaling/min2021/imbalance.nc").unlink()
+    dry = run_snakemake(tmp_path / "w", "-n", "--cores", "1")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "combine_experiment" in dry.stdout and "results/width_scaling/min2021/imbalance.nc" in dry.stdout

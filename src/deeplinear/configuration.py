@@ -10,6 +10,7 @@ refuse the same configs, before any job starts.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -79,11 +80,26 @@ def validate_config(config: Mapping[str, Any], source: str = "config") -> None:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
 
+    for path, value in _leaves(config):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"invalid config ({source}): at {path}: {value} is not a finite number")
     papers = config.get("papers") if isinstance(config, Mapping) else None
     schema = config_schema(list(papers) if isinstance(papers, list) else None)
     error = best_match(Draft202012Validator(schema).iter_errors(config))
     if error is not None:
         raise ConfigError(f"invalid config ({source}): at {_path(error)}: {error.message}{_hint(error)}")
+
+
+def _leaves(node, prefix: str = ""):
+    """``(dotted path, value)`` of every scalar in a nested config."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            yield from _leaves(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _leaves(value, f"{prefix}[{i}]")
+    else:
+        yield prefix, node
 
 
 def merge_config(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -157,7 +157,10 @@ def read_dataset(path: str | Path, required: Iterable[str] = ()) -> xr.Dataset:
         with xr.open_dataset(path, engine=ENGINE) as ds:
             loaded = ds.load()
     except Exception as exc:  # netCDF4 raises OSError, ValueError, RuntimeError ... on corruption
-        raise DatasetError(f"cannot read dataset {path} (corrupt or not NetCDF?): {exc}") from exc
+        raise DatasetError(
+            f"cannot read dataset {path} (corrupt or not NetCDF?): {exc}. "
+            f"Rebuild it with: snakemake --cores 1 --force {path}"
+        ) from exc
     missing = [v for v in required if v not in loaded.variables]
     if missing:
         raise DatasetError(f"dataset {path} lacks variables {missing}")

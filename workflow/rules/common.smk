@@ -89,6 +89,15 @@ def figure_files(paper, figure):
     return expand(FIGURE_FILE, paper=paper, figure=figure, ext=FIGURE_EXTS)
 
 
+def all_experiment_files():
+    """Every combined dataset of the config's papers (so a lost one is rebuilt by `rule all`)."""
+    return [
+        path
+        for paper in PAPERS
+        for path in experiment_files(paper, registry.paper(paper).experiments).values()
+    ]
+
+
 def all_figure_files():
     return [
         path

@@ -61,6 +61,16 @@ def phase_diagram_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]
     _check_widths(section, "phase_diagram")
     if 1.0 not in section["lr_factors"]:
         raise ValueError(f"{KEY}.phase_diagram.lr_factors must contain 1.0 (the theorem's step)")
+    if 1 not in section["depths"]:
+        raise ValueError(
+            f"{KEY}.phase_diagram.depths must contain 1: T_eps(L=1) is the reference of claims D2 and D3 "
+            "and of the figures"
+        )
+    if section["rank"] > min(section["n_samples"], section["input_dim"]):
+        raise ValueError(
+            f"{KEY}.phase_diagram.rank ({section['rank']}) must be <= min(n_samples, input_dim) "
+            f"({min(section['n_samples'], section['input_dim'])})"
+        )
     return one_job_per(section, "depths", "depth", "L")
 
 

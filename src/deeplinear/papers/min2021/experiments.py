@@ -61,6 +61,11 @@ def _check_dims(section: Mapping[str, Any], experiment: str) -> None:
 def imbalance_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """One job per step-size factor (``1`` = the paper's ``eta``; ``0.5`` for claim M2)."""
     _check_dims(section, "imbalance")
+    if section["width"] < section["n_samples"] + section["output_dim"]:
+        raise ValueError(
+            f"{KEY}.imbalance.width ({section['width']}) must be >= n_samples + output_dim "
+            f"({section['n_samples'] + section['output_dim']}): the rate constant c needs lambda_r of Lambda_0"
+        )
     if not 0 <= section["balanced_like"] < len(section["inits"]):
         raise ValueError(
             f"{KEY}.imbalance.balanced_like ({section['balanced_like']}) must index inits "

@@ -41,6 +41,12 @@ def _kurtosis(x: np.ndarray) -> float:
     return float(np.mean(x**4) / np.mean(x**2) ** 2)
 
 
+def abs_quantile_bins(z1: np.ndarray) -> np.ndarray:
+    """The bin of each draw among ``N_COND_BINS`` quantile bins of ``|z1|``."""
+    edges = np.quantile(np.abs(z1), np.linspace(0, 1, N_COND_BINS + 1))
+    return np.clip(np.searchsorted(edges, np.abs(z1), side="right") - 1, 0, N_COND_BINS - 1)
+
+
 def output_statistics(f: np.ndarray, lambda_star: float, K: np.ndarray) -> dict[str, Any]:
     """Moments of samples ``f`` (S, D, P): second moments, kurtosis, cross moments, histogram."""
     S, D, P = f.shape
@@ -56,8 +62,7 @@ def output_statistics(f: np.ndarray, lambda_star: float, K: np.ndarray) -> dict[
         out["cov_sq"], out["cov_sq_se"] = _batched(z[:, :2], lambda v: np.cov(v[:, 0] ** 2, v[:, 1] ** 2)[0, 1])
         out["f1f2"], out["f1f2_se"] = _batched(z[:, 0] * z[:, 1], np.mean)
         # dependence without correlation: E[f2^2 | |f1| in a quantile bin]
-        edges = np.quantile(np.abs(z[:, 0]), np.linspace(0, 1, N_COND_BINS + 1))
-        which = np.clip(np.searchsorted(edges, np.abs(z[:, 0]), side="right") - 1, 0, N_COND_BINS - 1)
+        which = abs_quantile_bins(z[:, 0])
         out["cond_f2sq"] = np.array([np.mean(z[which == b, 1] ** 2) for b in range(N_COND_BINS)])
         out["cond_abs_f1"] = np.array([np.median(np.abs(z[which == b, 0])) for b in range(N_COND_BINS)])
         out["scatter"] = z[:N_SCATTER, :2]
@@ -129,7 +134,8 @@ def run_proportional(ctx: JobContext) -> xr.Dataset:
         stats_f = output_statistics(f.numpy(), lam_star, K)
         stats_f["kurtosis_se"] = kurtosis_standard_error([N] * L, p["n_samples"])
         if D > 1:
-            stats_f["cond_f2sq_pred"] = conditional_second_moment(R.numpy(), stats_f["cond_abs_f1"])
+            z1 = stats_f["z1"]
+            stats_f["cond_f2sq_pred"] = conditional_second_moment(R.numpy(), z1, abs_quantile_bins(z1), N_COND_BINS)
         stats_r = matrix_statistics(R.numpy())
         z1 = stats_f.pop("z1")
         stats_f["ks_gauss"] = float(stats.kstest(z1, "norm").statistic)
@@ -190,7 +196,7 @@ _VARIABLES = {
     "cond_abs_f1": (("abs_bin",), "median |f_1| / sqrt(lambda* K_11) in the bin"),
     "cond_f2sq_pred": (
         ("abs_bin",),
-        "E[f_2^2 | |f_1| = bin median] / (lambda* K_11) of the exact mixture (Monte Carlo over the sampled R)",
+        "E[f_2^2 | |f_1| in quantile bin] / (lambda* K_11) predicted by the exact mixture (Rao-Blackwellised over R)",
     ),
     "scatter": (("point", "output"), "standardised (f_1, f_2) at x_1, first samples"),
     "hist": (("bin",), "density of f_1(x_1)/sqrt(lambda* K_11)"),

@@ -150,8 +150,8 @@ CAPTIONS = {
     "joint": (
         "Two outputs at the same input: (a) samples at the largest N and a, uncorrelated (E f₁f₂ ≈ 0); (b) E[f₂² | |f₁|] "
         "in quantile bins of |f₁| (points) rises with |f₁| for a > 0: the outputs are dependent, unlike the a = 0 "
-        "Gaussian limit; lines: the prediction of the exact Gaussian mixture f | R ~ N(0, λ* R ⊗ K), averaged over the "
-        "sampled R." + NOTE
+        "Gaussian limit; lines: the prediction of the exact Gaussian mixture f | R ~ N(0, λ* R ⊗ K) for the same bins "
+        "(the exact conditional expectation given (f₁, R), averaged over the draws in each bin)." + NOTE
     ),
     "log_r": (
         "Mean and variance of log R₁₁ and log det R against a, for each N (points ± SE), with the exact finite-N "

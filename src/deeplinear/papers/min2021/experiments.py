@@ -332,13 +332,11 @@ def _implicit_bias_data(ctx: JobContext, seed: int) -> tuple[np.ndarray, np.ndar
     return X, X @ theta + data.gaussian_matrix(n, m, p["noise_std"], g_data)
 
 
-def run_implicit_bias(ctx: JobContext) -> xr.Dataset:
-    """Figure 2 of the paper by the exact two-layer reduction (:func:`deeplinear.krylov.sample_two_layer`):
-    for every width ``h``, seed and ``alpha``, the reduced initial state drawn directly (cost flat
-    in ``h``), GD on ``(alpha, nu)`` with data ``X Phi_1`` until the loss is below ``target_loss``
-    or ``max_steps``; then :math:`\\lVert UV^\top - \\hat\\Theta\rVert^2 = \\lVert\alpha\nu^\top -
-    \\Phi_1^\top\\hat\\Theta\rVert^2 + \\lVert G_2\nu^\top\rVert^2`. Runs that blow up (a fixed step
-    with the init scale h^(1/2 - alpha) growing) are flagged ``diverged``."""
+def _reduced_members(ctx: JobContext):
+    """Every (width, seed, alpha) run as one member of a batch in ``r + m_out`` hidden coordinates:
+    initial ``alpha`` (E, r, r+m), ``nu`` (E, m, r+m), ``G2`` (E, D-r, r+m), the row-space part of
+    the min-norm solution ``Phi_1^T Theta_hat`` (E, r, m), the reduced regression ``(X Phi_1, Y)``
+    and the rank ``r``. One draw per (width, seed), rescaled for every alpha (as brute force does)."""
     p = ctx.params
     D, m = p["input_dim"], p["output_dim"]
     widths, alphas, seeds = [int(h) for h in p["widths"]], [float(a) for a in p["alphas"]], range(p["n_seeds"])
@@ -354,13 +352,25 @@ def run_implicit_bias(ctx: JobContext) -> xr.Dataset:
             alpha_u, nu_u, g2_u = krylov.sample_two_layer(
                 h, r, m, D - r, 1.0, ctx.streams.rng("implicit_bias-krylov", h, s)
             )
-            for a in alphas:  # the same Gaussian draws rescaled, as in the brute-force runner
+            for a in alphas:
                 sigma = float(h) ** -a
                 A.append(sigma * alpha_u), N.append(sigma * nu_u), G2.append(sigma * g2_u)
                 Xr.append(per_seed[s][0]), Yr.append(per_seed[s][1]), theta.append(per_seed[s][2])
     as_t = lambda arrays: torch.as_tensor(np.stack(arrays), dtype=ctx.dtype, device=ctx.device)  # noqa: E731
-    alpha0, nu0, G2, theta = as_t(A), as_t(N), as_t(G2), as_t(theta)
-    reg = engine.Regression(as_t(Xr), as_t(Yr))
+    return as_t(A), as_t(N), as_t(G2), as_t(theta), engine.Regression(as_t(Xr), as_t(Yr)), r
+
+
+def run_implicit_bias(ctx: JobContext) -> xr.Dataset:
+    r"""Figure 2 of the paper by the exact two-layer reduction (:func:`deeplinear.krylov.sample_two_layer`):
+    for every width ``h``, seed and ``alpha``, the reduced initial state drawn directly (cost flat
+    in ``h``), GD on ``(alpha, nu)`` with data ``X Phi_1`` until the loss is below ``target_loss``
+    or ``max_steps``; then :math:`\lVert UV^\top - \hat\Theta\rVert^2 = \lVert\alpha\nu^\top -
+    \Phi_1^\top\hat\Theta\rVert^2 + \lVert G_2\nu^\top\rVert^2`. Runs that blow up (a fixed step
+    with the init scale h^(1/2 - alpha) growing) are flagged ``diverged``."""
+    p = ctx.params
+    D, m = p["input_dim"], p["output_dim"]
+    widths, alphas, seeds = [int(h) for h in p["widths"]], [float(a) for a in p["alphas"]], range(p["n_seeds"])
+    alpha0, nu0, G2, theta, reg, r = _reduced_members(ctx)
     log_steps = engine.log_spaced_steps(p["max_steps"], p["n_log"])
     result = engine.train(
         [alpha0.transpose(-1, -2).clone(), nu0.clone()],

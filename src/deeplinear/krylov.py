@@ -202,7 +202,7 @@ def reduced_weights(state: ReducedState, device: torch.device, dtype: torch.dtyp
 def reduced_beta_path(
     state: ReducedState, data: engine.Regression, lr: float, steps: int, device: torch.device, dtype: torch.dtype
 ) -> np.ndarray:
-    """:math:`\beta(t) = b(t)B(t)a(t)` for ``t = 0..steps`` by the same GD as the width-m network,
+    r""":math:`\beta(t) = b(t)B(t)a(t)` for ``t = 0..steps`` by the same GD as the width-m network,
     (S, steps + 1, k, d)."""
     result = engine.train(
         reduced_weights(state, device, dtype),

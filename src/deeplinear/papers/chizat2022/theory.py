@@ -185,8 +185,8 @@ def words(U: Tensor, M0: Tensor, V: Tensor, max_length: int) -> tuple[Tensor, Te
 
 def word_gram_deviation(U: Tensor, M0: Tensor, V: Tensor, max_length: int) -> tuple[Tensor, Tensor]:
     r"""Deviation of the words' Gram matrices from the identity, per member (E,):
-    :math:`\max |W^	op W - I|` over the entries of both sides, and the root-mean-square entry
-    of :math:`W^	op W - I` over both sides (a less noisy summary than the maximum)."""
+    :math:`\max |W^\top W - I|` over the entries of both sides, and the root-mean-square entry
+    of :math:`W^\top W - I` over both sides (a less noisy summary than the maximum)."""
     maxima, squares, count = [], 0.0, 0
     for W in words(U, M0, V, max_length):
         gram = W.transpose(-1, -2) @ W

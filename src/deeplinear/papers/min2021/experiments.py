@@ -83,7 +83,7 @@ def _imbalance_inits(p: Mapping[str, Any], rng: np.random.Generator) -> tuple[np
     balanced init (``U^T U = V^T V``) with the same product as ``inits[balanced_like]``.
 
     The balanced init is balanced in the whole input space R^D. The paper's invariant uses the row
-    space of ``X`` only, :math:`\\Lambda_0 = U_1^\top U_1 - V^\top V` with :math:`U_1 = \\Phi_1^\top U`,
+    space of ``X`` only, :math:`\\Lambda_0 = U_1^\\top U_1 - V^\\top V` with :math:`U_1 = \\Phi_1^\\top U`,
     and with D > n the columns of ``U`` leave the row space: that :math:`\\Lambda_0` is not zero,
     only the smallest of the four (claims and captions say so)."""
     D, h, m = p["input_dim"], p["width"], p["output_dim"]

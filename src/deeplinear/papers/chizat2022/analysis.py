@@ -8,6 +8,9 @@ import xarray as xr
 
 from deeplinear.stats import fit_line
 
+#: Claim C7 fits the word Gram deviation from this width on (below it, long words are pre-asymptotic).
+WORD_MIN_WIDTH = 512
+
 
 def sup_distance_to_limit(finite: xr.Dataset) -> xr.DataArray:
     r""":math:`\sup_{t \le T}\lVert\beta_m(t) - \beta_\infty(t)\rVert_F` per width and seed."""

@@ -26,6 +26,7 @@ from deeplinear.claims import (
 )
 from deeplinear.papers.chizat2022.about import RECONSTRUCTION
 from deeplinear.papers.chizat2022.analysis import (
+    WORD_MIN_WIDTH,
     decades,
     fluctuation_constant,
     limit_convergence_fit,
@@ -36,7 +37,6 @@ from deeplinear.papers.chizat2022.analysis import (
 RATE_TOLERANCE = 0.03  # C4: over >= 4 decades of width with >= 256 seeds the slope is sharp
 MIN_DECADES = 4.0  # C4 is posed over widths spanning at least four decades
 WORD_TOLERANCE = 0.1  # C7, our choice
-WORD_MIN_WIDTH = 512  # C7: below this, long words are pre-asymptotic
 KRYLOV_TOLERANCE = 0.05  # C8, our choice
 RATE_SLOPE_TOLERANCE = 0.15  # our choice for the finite-m decay rates of C2 and C5
 NOTE = f"; {RECONSTRUCTION}"

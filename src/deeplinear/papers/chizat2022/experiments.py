@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -97,22 +95,28 @@ def _trajectory_variables(beta: np.ndarray, problem: Problem, dims: tuple[str, .
     }
 
 
-@functools.cache
-def _problem_and_limit(params_json: str, base_seed: int, device: str) -> tuple[Problem, np.ndarray]:
-    """The job's data and the exact limit trajectory (computed once per job, shared by its widths)."""
-    p = json.loads(params_json)
-    problem = make_problem(p, Streams(base_seed, KEY))
-    return problem, limit_trajectory(problem, p["lr"], p["steps"], 3, device)
+def _problem_and_limit(ctx: JobContext) -> tuple[Problem, np.ndarray]:
+    """The job's data and the exact infinite-width trajectory (once per job, shared by its widths)."""
+    p = ctx.params
+    problem = make_problem(p, ctx.streams)
+    return problem, limit_trajectory(problem, p["lr"], p["steps"], 3, ctx.device)
 
 
 def _run_dataset(
-    ctx: JobContext, m: int, beta: np.ndarray, status: np.ndarray, gram: tuple[np.ndarray, np.ndarray], extra: dict
+    ctx: JobContext,
+    m: int,
+    reference: tuple[Problem, np.ndarray],
+    beta: np.ndarray,
+    status: np.ndarray,
+    gram: tuple[np.ndarray, np.ndarray],
+    extra: dict,
 ) -> xr.Dataset:
     """The dataset of one width: trajectories summarised per (seed, step), the final predictor,
-    the first-step ratio, the initial norm and the word Gram deviation."""
+    the first-step ratio, the initial norm and the word Gram deviation; ``reference`` is
+    :func:`_problem_and_limit`."""
     p = ctx.params
     d, k, steps, lr = p["input_dim"], p["output_dim"], p["steps"], p["lr"]
-    problem, limit = _problem_and_limit(json.dumps({key: p[key] for key in DATA_KEYS}), p["base_seed"], str(ctx.device))
+    problem, limit = reference
     beta = beta[None]  # (1, seed, step, k, d)
     dims = ("width", "seed", "step")
     traj = _trajectory_variables(beta, problem, dims, "")
@@ -168,7 +172,8 @@ def run_brute_force(ctx: JobContext) -> xr.Dataset:
     """GD of the width-``m`` network (every m x m matrix in memory) for every seed at once."""
     p = ctx.params
     d, k, m, steps, lr = p["input_dim"], p["output_dim"], p["width"], p["steps"], p["lr"]
-    problem = make_problem(p, ctx.streams)
+    reference = _problem_and_limit(ctx)
+    problem = reference[0]
     seeds = np.arange(p["n_seeds"])
     inits = [finite_initial_weights(d, k, m, ctx.streams.rng("init", m, s)) for s in seeds]
     U, M0, V = (torch.as_tensor(np.stack(w), dtype=ctx.dtype, device=ctx.device) for w in zip(*inits, strict=True))
@@ -184,25 +189,28 @@ def run_brute_force(ctx: JobContext) -> xr.Dataset:
         metrics_fn=lambda ws, beta: {"beta": beta},
         progress=ctx.progress_label,
     )
-    return _run_dataset(ctx, m, np.moveaxis(result.metrics["beta"], 0, 1), result.status, gram, {})
+    return _run_dataset(ctx, m, reference, np.moveaxis(result.metrics["beta"], 0, 1), result.status, gram, {})
 
 
 def run_finite_width(ctx: JobContext) -> xr.Dataset:
     """Every width of ``widths`` by the exact Krylov sampler (:func:`run_exact_width`)."""
     widths = ctx.params["widths"]
     bar = tqdm(widths, desc=ctx.progress_label or "", disable=not ctx.progress, unit="width")
-    return xr.concat([run_exact_width(ctx, int(m)) for m in bar], dim="width", data_vars="minimal", coords="minimal")
+    reference = _problem_and_limit(ctx)
+    return xr.concat(
+        [run_exact_width(ctx, int(m), reference) for m in bar], dim="width", data_vars="minimal", coords="minimal"
+    )
 
 
-def run_exact_width(ctx: JobContext, m: int) -> xr.Dataset:
+def run_exact_width(ctx: JobContext, m: int, reference: tuple[Problem, np.ndarray]) -> xr.Dataset:
     """The width-``m`` network by the exact Krylov sampler (:mod:`deeplinear.krylov`): the
     reduced initial state of every seed drawn directly (cost flat in ``m``), the depth chosen
     adaptively, GD on the reduced coordinates. Also records the distance of the trained Krylov
-    coordinates to those of the infinite-width network at the same depth (claim C8)."""
+    coordinates to those of the infinite-width network at the same depth (claim C8).
+    ``reference`` is :func:`_problem_and_limit`."""
     p = ctx.params
     d, k, steps, lr = p["input_dim"], p["output_dim"], p["steps"], p["lr"]
-    problem = make_problem(p, ctx.streams)
-    data = problem.regression(ctx.device)
+    data = reference[0].regression(ctx.device)
     seeds = range(p["n_seeds"])
     start = max(3, math.ceil(p["word_length"] / 2) + 1)
 
@@ -242,7 +250,7 @@ def run_exact_width(ctx: JobContext, m: int) -> xr.Dataset:
         "krylov_depth": (("width",), [state.depth], _attrs("Krylov levels used (chosen adaptively)")),
         "krylov_dim": (("width",), [state.B.shape[-1] + state.B.shape[-2]], _attrs("n_Q + n_P, reduced dimension")),
     }
-    return _run_dataset(ctx, m, np.moveaxis(result.metrics["beta"], 0, 1), result.status, gram, extra)
+    return _run_dataset(ctx, m, reference, np.moveaxis(result.metrics["beta"], 0, 1), result.status, gram, extra)
 
 
 def _coordinate_path(state: krylov.ReducedState, data, lr: float, steps: int, ctx: JobContext) -> list[torch.Tensor]:

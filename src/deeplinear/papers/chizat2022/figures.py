@@ -9,6 +9,7 @@ import xarray as xr
 
 from deeplinear import plotting
 from deeplinear.papers.chizat2022.analysis import (
+    WORD_MIN_WIDTH,
     fluctuation_constant,
     limit_convergence_fit,
     seed_mean_and_se,
@@ -115,7 +116,7 @@ def plot_words(datasets: Mapping[str, xr.Dataset]):
         bmean, bse = seed_mean_and_se(bf[name])
         ax.errorbar(bf["width"], bmean, yerr=bse, fmt="s", mfc="none", ms=6, color="0.3", label=f"{label}, brute force")
         plotting.power_law_guide(ax, fw["width"].values, mean, -0.5, None)
-    ax.axvline(512, color="0.6", lw=0.8, ls=":", label="C7 fit from m = 512")
+    ax.axvline(WORD_MIN_WIDTH, color="0.6", lw=0.8, ls=":", label=f"C7 fit from m = {WORD_MIN_WIDTH}")
     ax.set(
         xscale="log",
         yscale="log",

@@ -64,6 +64,7 @@ class TrainingResult:
     status: np.ndarray  # (E,) int codes, see STATUS_CODES
     stop_step: np.ndarray  # (E,) step at which the member converged/diverged, else the cap
     weights: list[Tensor] = field(repr=False)  # final weights
+    hit_step: np.ndarray | None = None  # (E, k) first step with loss <= hit_losses[:, j], -1 if never
 
 
 def log_spaced_steps(total: int, count: int) -> np.ndarray:
@@ -173,6 +174,7 @@ def train(
     check_every: int = 256,
     clone: bool = True,
     member_lr_factor: Tensor | None = None,
+    hit_losses: Tensor | None = None,
 ) -> TrainingResult:
     """Run full-batch GD ``W_i <- W_i - lr_i * dl/dW_i`` on every ensemble member at once.
 
@@ -193,6 +195,8 @@ def train(
             halves peak memory for wide layers.
         member_lr_factor: optional (E,) multiplier of every layer's step per member, so one
             batched run can scan a step-size grid.
+        hit_losses: optional (E, k) loss levels; ``hit_step[e, j]`` is the first step at which
+            member ``e``'s loss is ``<= hit_losses[e, j]`` (exact, tested every step; -1 if never).
 
     Returns:
         A :class:`TrainingResult`. Recorded at each logged step, before that step's update:
@@ -216,6 +220,10 @@ def train(
     if target_loss is not None:
         target = torch.as_tensor(target_loss, dtype=ws[0].dtype, device=device).expand(n_members)
 
+    levels = None
+    if hit_losses is not None:
+        levels = torch.as_tensor(hit_losses, dtype=ws[0].dtype, device=device).reshape(n_members, -1)
+        hit = torch.full(levels.shape, -1, dtype=torch.int64, device=device)
     active = torch.ones(n_members, dtype=torch.bool, device=device)
     diverged = torch.zeros_like(active)
     converged = torch.zeros_like(active)
@@ -247,6 +255,8 @@ def train(
         bad = ~torch.isfinite(loss) | (loss > divergence_factor * loss0)
         newly_diverged = active & bad
         newly_converged = active & ~bad & (loss <= target) if target is not None else torch.zeros_like(active)
+        if levels is not None:  # before this step's convergence freezes the member
+            hit = torch.where((hit < 0) & active[:, None] & (loss[:, None] <= levels), step, hit)
         stop_step = torch.where(newly_diverged | newly_converged, step, stop_step)
         diverged |= newly_diverged
         converged |= newly_converged
@@ -286,4 +296,5 @@ def train(
         status=status.numpy(),
         stop_step=stop_step.cpu().numpy(),
         weights=ws,
+        hit_step=None if levels is None else hit.cpu().numpy(),
     )

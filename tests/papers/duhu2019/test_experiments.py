@@ -93,4 +93,11 @@ def test_cases_check_their_inputs():
         experiments.phase_diagram_cases({**SMALL, "output_dim": 2})
     with pytest.raises(ValueError, match="lr_factors"):
         experiments.phase_diagram_cases({**SMALL, "lr_factors": [2.0]})
-    assert sorted(experiments.phase_diagram_cases(SMALL)) == ["L_1", "L_3"]
+    assert sorted(experiments.phase_diagram_cases(SMALL)) == ["L_1_m_1-24", "L_3_m_1-24"]
+    banded = experiments.phase_diagram_cases({**SMALL, "width_bands": [1, 8]})
+    assert sorted(banded) == ["L_1_m_1-1", "L_1_m_24-24", "L_3_m_1-1", "L_3_m_24-24"]
+    assert banded["L_3_m_24-24"]["widths"] == [24]
+    with pytest.raises(ValueError, match="width_bands"):
+        experiments.phase_diagram_cases({**SMALL, "width_bands": [2]})
+    with pytest.raises(ValueError, match="late_epsilon"):
+        experiments.phase_diagram_cases({**SMALL, "late_epsilon": 1e-2})

@@ -17,12 +17,15 @@ GD with :math:`\eta = d_{out}/(3L\lVert X^\top X\rVert)` (times a multiplier gri
 (wide limit :math:`(L/d_{out}) X^\top X \otimes I`); at init
 :math:`\alpha^2\lVert W_{L:1}x\rVert^2/\lVert x\rVert^2 = \prod_{k<L}\chi^2_m/m\cdot\chi^2_{d_{out}}/d_{out}`.
 
-Experiments: ``phase_diagram`` (depth scaling: one job per depth ``L``, every width inside it,
-seeds and step-size multipliers of one width batched) and ``init_statistics`` (prior sampling
-of real networks at init, claim D5).
+Experiments: ``phase_diagram`` (depth scaling: one job per (depth ``L``, band of widths), seeds
+batched; wide cells ``m >= 8L`` run on to ``late_epsilon`` for claim D1b), ``narrow`` (widths 1
+and 2 at every depth from 1 up, 32 seeds, a step-size grid, long runs; one batched program per
+width, :mod:`.narrow`; claim D4) and ``init_statistics`` (prior sampling of real networks at
+init, claim D5).
 
-Modules: :mod:`.theory` (closed forms), :mod:`.experiments` (data and job runners), :mod:`.analysis`
-(statistics of datasets), :mod:`.claims` (D1-D6), :mod:`.figures`; the config section's schema is
+Modules: :mod:`.theory` (closed forms), :mod:`.experiments` (data and job runners), :mod:`.narrow`
+(narrow-net GD at a depth-independent cost per step), :mod:`.analysis` (statistics of datasets),
+:mod:`.claims` (D1, D1b, D2-D6), :mod:`.figures`; the config section's schema is
 ``config.schema.yaml`` beside them.
 """
 
@@ -34,8 +37,10 @@ from deeplinear.papers.duhu2019.about import KEY, REFERENCE
 from deeplinear.papers.duhu2019.claims import CLAIMS
 from deeplinear.papers.duhu2019.experiments import (
     init_statistics_cases,
+    narrow_cases,
     phase_diagram_cases,
     run_init_statistics,
+    run_narrow,
     run_phase_diagram,
 )
 from deeplinear.papers.duhu2019.figures import (
@@ -45,6 +50,7 @@ from deeplinear.papers.duhu2019.figures import (
     plot_loss_curves,
     plot_narrow,
     plot_phase_diagram,
+    plot_wide_rate,
 )
 from deeplinear.registry import Experiment, FigureSpec, Paper
 
@@ -67,13 +73,21 @@ PAPER = Paper(
             run_init_statistics,
             "output statistics of real networks at initialisation",
         ),
+        "narrow": Experiment(
+            "narrow",
+            "depth_scaling",
+            narrow_cases,
+            run_narrow,
+            "narrow nets (widths 1, 2) at every depth, long runs over a step-size grid",
+        ),
     },
     figures={
         "phase_diagram": FigureSpec("phase_diagram", ("phase_diagram",), plot_phase_diagram, CAPTIONS["phase_diagram"]),
         "critical_width": FigureSpec(
             "critical_width", ("phase_diagram",), plot_critical_width, CAPTIONS["critical_width"]
         ),
-        "narrow": FigureSpec("narrow", ("phase_diagram",), plot_narrow, CAPTIONS["narrow"]),
+        "narrow": FigureSpec("narrow", ("narrow",), plot_narrow, CAPTIONS["narrow"]),
+        "wide_rate": FigureSpec("wide_rate", ("phase_diagram",), plot_wide_rate, CAPTIONS["wide_rate"]),
         "loss_curves": FigureSpec("loss_curves", ("phase_diagram",), plot_loss_curves, CAPTIONS["loss_curves"]),
         "gram": FigureSpec("gram", ("phase_diagram",), plot_gram, CAPTIONS["gram"]),
     },

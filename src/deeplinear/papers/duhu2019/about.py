@@ -9,3 +9,4 @@ REFERENCE = (
     "Du, Hu, Width Provably Matters in Optimization for Deep Linear Neural Networks, ICML 2019; arXiv:1901.08572"
 )
 DTYPE = torch.float64
+WIDE = 8  # m >= 8 L: the wide regime of claims D1 and D1b (our threshold; Theorem 4.1's constant C is not explicit)

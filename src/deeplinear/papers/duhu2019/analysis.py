@@ -45,18 +45,19 @@ def critical_width(ds: xr.Dataset) -> xr.DataArray:
 
 
 def late_log_slope(ds: xr.Dataset) -> xr.DataArray:
-    """Slope of ``ln loss`` against the step over the logged points in ``[T_ε/2, T_ε]`` of each
-    converged run (lr factor 1); NaN with fewer than 3 points."""
+    """Slope of ``ln loss`` against the step over the logged points in ``[T_ε, T_late]`` (from
+    ``ε·loss(0)`` down to ``late_ε·loss(0)``, where the slowest mode dominates) of each run that
+    reached ``late_ε`` (lr factor 1); NaN otherwise or with fewer than 3 points."""
     sub = ds.sel(lr_factor=1.0)
     steps = ds["step"].values
     out = np.full(sub["t_eps"].shape, np.nan)
     loss = sub["loss"].values
-    t_eps = sub["t_eps"].values
+    t_eps, t_late = sub["t_eps"].values, sub["t_late"].values
     for idx in np.ndindex(t_eps.shape):
-        t = t_eps[idx]
-        if not np.isfinite(t):
+        start, end = t_eps[idx], t_late[idx]
+        if not (np.isfinite(start) and np.isfinite(end)):
             continue
-        keep = (steps >= t / 2) & (steps <= t)
+        keep = (steps >= start) & (steps <= end)
         if keep.sum() >= 3:
             out[idx] = fit_line(steps[keep], np.log(loss[idx][keep])).slope
     return xr.DataArray(out, dims=sub["t_eps"].dims, coords=sub["t_eps"].coords)
@@ -73,3 +74,76 @@ def slope_ratio_to_wide_limit(ds: xr.Dataset) -> xr.DataArray:
     per (depth, width, seed) at the theorem's step."""
     limit = wide_limit_log_slope(ds["lr"], ds["depth"], ds["lambda_r"], ds.attrs["output_dim"])
     return late_log_slope(ds) / limit
+
+
+# ---- narrow nets (claim D4) --------------------------------------------------------------------
+
+
+def narrow_medians(ds: xr.Dataset, epsilon: float, variable: str = "t_hit_flow") -> xr.DataArray:
+    """Censoring-aware median over seeds of the first-hit time at ``epsilon`` per (width, depth,
+    lr factor): ``inf`` unless more than half the seeds reached it (then it is exact)."""
+    return _censored_median_over_seeds(ds[variable].sel(epsilon=epsilon))
+
+
+def narrow_median_lower_bounds(ds: xr.Dataset, epsilon: float) -> xr.DataArray:
+    """A lower bound on every cell's median flow time: the median with each censored run's time
+    replaced by the time at which it stopped (its true time is later); exact where the median is."""
+    stopped = ds["stop_step"] * ds["flow_per_step"]
+    times = ds["t_hit_flow"].sel(epsilon=epsilon).fillna(stopped)
+    diverged = ds["status"] == engine.STATUS_CODES[engine.STATUS_DIVERGED]
+    return times.where(~diverged, np.inf).median("seed")
+
+
+def best_factor(ds: xr.Dataset) -> xr.DataArray:
+    """Per (width, depth): the step-size factor with the fewest median *steps* to the smallest
+    epsilon (the cost; exact medians only); NaN where no factor's median is known."""
+    eps = float(ds["epsilon"].min())
+    steps = narrow_medians(ds, eps, "t_hit")
+    known = np.isfinite(steps).any("lr_factor")
+    best = steps.where(np.isfinite(steps), np.inf).fillna(np.inf).argmin("lr_factor")
+    return ds["lr_factor"][best].where(known)
+
+
+def best_narrow_median(ds: xr.Dataset, epsilon: float) -> tuple[xr.DataArray, xr.DataArray]:
+    """``(median, censored)`` per (width, depth): the median flow time at ``epsilon`` of the best
+    factor (:func:`best_factor`); where no factor's median is known, the smallest lower bound over
+    factors with ``censored = True`` (the true median is larger)."""
+    factor = best_factor(ds)
+    medians = narrow_medians(ds, epsilon)
+    exact = medians.sel(lr_factor=factor.fillna(ds["lr_factor"][0])).where(factor.notnull())
+    bound = narrow_median_lower_bounds(ds, epsilon).min("lr_factor")
+    censored = ~np.isfinite(exact.fillna(np.inf))
+    return exact.where(~censored, bound).drop_vars("lr_factor", errors="ignore"), censored
+
+
+def depth_law_design(depths: np.ndarray) -> np.ndarray:
+    """Design matrix of ``ln T = a + b L + c ln L``."""
+    depths = np.asarray(depths, dtype=np.float64)
+    return np.column_stack([np.ones_like(depths), depths, np.log(depths)])
+
+
+def fit_depth_law(depths: np.ndarray, log_t: np.ndarray) -> np.ndarray:
+    """Least-squares ``(a, b, c)`` of ``ln T = a + b L + c ln L`` (b: the exponential rate per layer)."""
+    coef, *_ = np.linalg.lstsq(depth_law_design(depths), np.asarray(log_t, dtype=np.float64), rcond=None)
+    return coef
+
+
+def bootstrap_depth_law(
+    times: np.ndarray, censored: np.ndarray, depths: np.ndarray, n_boot: int, seed: int
+) -> np.ndarray:
+    """Bootstrap replicates of ``(a, b, c)``: resample the seeds of every depth with replacement,
+    take the censoring-aware median per depth and refit on the depths whose median is known.
+
+    ``times``/``censored`` are (depth, seed). Returns (n_boot, 3); a replicate with fewer than 4
+    known depths is NaN.
+    """
+    rng = np.random.Generator(np.random.PCG64(seed))
+    n_depth, n_seed = times.shape
+    out = np.full((n_boot, 3), np.nan)
+    for b in range(n_boot):
+        idx = rng.integers(0, n_seed, size=(n_depth, n_seed))
+        med = censored_median(np.take_along_axis(times, idx, 1), np.take_along_axis(censored, idx, 1), axis=1)
+        ok = np.isfinite(med)
+        if ok.sum() >= 4:
+            out[b] = fit_depth_law(depths[ok], np.log(med[ok]))
+    return out

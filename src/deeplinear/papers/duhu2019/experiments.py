@@ -11,7 +11,7 @@ import xarray as xr
 from torch import Tensor
 
 from deeplinear import data, engine, prior
-from deeplinear.papers.duhu2019.about import DTYPE, KEY
+from deeplinear.papers.duhu2019.about import DTYPE, KEY, WIDE
 from deeplinear.papers.duhu2019.theory import (
     gram_operator,
     init_output_moments,
@@ -57,7 +57,9 @@ def _check_widths(section: Mapping[str, Any], experiment: str) -> None:
 
 
 def phase_diagram_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """One job per depth ``L``; all widths, seeds and step-size multipliers of a depth inside."""
+    """One job per (depth ``L``, width band): ``width_bands`` lists the bands' lower edges, so a
+    deep network's slow narrow cells and its wide cells run side by side; all seeds and step-size
+    multipliers of a cell inside (every depth has the same bands, so the jobs tile the grid)."""
     _check_widths(section, "phase_diagram")
     if 1.0 not in section["lr_factors"]:
         raise ValueError(f"{KEY}.phase_diagram.lr_factors must contain 1.0 (the theorem's step)")
@@ -71,7 +73,20 @@ def phase_diagram_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]
             f"{KEY}.phase_diagram.rank ({section['rank']}) must be <= min(n_samples, input_dim) "
             f"({min(section['n_samples'], section['input_dim'])})"
         )
-    return one_job_per(section, "depths", "depth", "L")
+    if section["late_epsilon"] > section["epsilon"]:
+        raise ValueError(f"{KEY}.phase_diagram.late_epsilon must be <= epsilon")
+    edges = sorted(section["width_bands"])
+    if edges[0] > min(section["widths"]):
+        raise ValueError(
+            f"{KEY}.phase_diagram.width_bands: the first band edge ({edges[0]}) must be <= the smallest width"
+        )
+    cases = {}
+    for case, params in one_job_per(section, "depths", "depth", "L").items():
+        for lo, hi in zip(edges, [*edges[1:], np.inf], strict=True):
+            band = [m for m in section["widths"] if lo <= m < hi]
+            if band:
+                cases[f"{case}_m_{band[0]}-{band[-1]}"] = {**params, "widths": band}
+    return cases
 
 
 def _flag_attrs() -> dict[str, Any]:
@@ -110,6 +125,8 @@ def _run_cell(p, X, Y, depth, width, factors, device, progress, streams: Streams
     lr = theorem_lr(depth, d_out, lam[0])
     tracked = movement_layers(depth)
     initial = {i: weights[i].clone() for i in tracked}
+    # wide cells run on to late_epsilon so that claim D1b's late-slope window sees the slowest mode
+    run_to = p["late_epsilon"] if depth > 1 and width >= WIDE * depth else p["epsilon"]
     result = engine.train(
         weights,
         reg,
@@ -117,7 +134,8 @@ def _run_cell(p, X, Y, depth, width, factors, device, progress, streams: Streams
         p["max_steps"],
         scale=scale,
         log_steps=log_grid(p),
-        target_loss=p["epsilon"] * loss0,
+        target_loss=run_to * loss0,
+        hit_losses=torch.stack([p["epsilon"] * loss0, p["late_epsilon"] * loss0], dim=1),
         member_lr_factor=torch.as_tensor(list(factors) * len(seeds), dtype=DTYPE),
         progress=progress,
         clone=False,
@@ -127,8 +145,13 @@ def _run_cell(p, X, Y, depth, width, factors, device, progress, streams: Streams
     ]
     movement = torch.stack(hidden).amax(0).cpu().numpy() if hidden else np.full(len(factors) * len(seeds), np.nan)
     shape = (len(seeds), len(factors))
+    t_eps, t_late = (np.where(h >= 0, h, -1).reshape(shape) for h in result.hit_step.T)
+    # converged means: reached epsilon (a wide cell then runs on to late_epsilon)
+    status = np.where(t_eps >= 0, engine.STATUS_CODES[engine.STATUS_CONVERGED], result.status.reshape(shape))
     return {
-        "status": result.status.reshape(shape),
+        "status": status.astype(np.int8),
+        "t_eps": t_eps,
+        "t_late": t_late,
         "stop_step": result.stop_step.reshape(shape),
         "loss": np.moveaxis(result.metrics["loss"], 0, -1).reshape(*shape, -1),
         "movement": movement.reshape(shape),
@@ -169,6 +192,8 @@ def run_phase_diagram(ctx: JobContext) -> xr.Dataset:
     out = {
         "status": np.full((n_w, n_f, n_s), STATUS_NOT_RUN, dtype=np.int8),
         "stop_step": np.full((n_w, n_f, n_s), -1, dtype=np.int64),
+        "t_eps": np.full((n_w, n_f, n_s), -1, dtype=np.int64),
+        "t_late": np.full((n_w, n_f, n_s), -1, dtype=np.int64),
         "loss": np.full((n_w, n_f, n_s, n_t), np.nan),
         "movement": np.full((n_w, n_f, n_s), np.nan),
         "gram_min": np.full((n_w, n_s), np.nan),
@@ -188,13 +213,13 @@ def run_phase_diagram(ctx: JobContext) -> xr.Dataset:
             cell = _run_cell(p, X, Y, depth, m, run_factors, device, label, ctx.streams)
         lr = cell["lr"]
         idx = [factors.index(f) for f in run_factors]
-        for name in ("status", "stop_step", "movement"):
+        for name in ("status", "stop_step", "t_eps", "t_late", "movement"):
             out[name][iw, idx] = cell[name].T
         out["loss"][iw, idx] = np.moveaxis(cell["loss"], 0, 1)
         out["gram_min"][iw] = cell["gram_min"]
         out["gram_max"][iw] = cell["gram_max"]
-    converged = out["status"] == engine.STATUS_CODES[engine.STATUS_CONVERGED]
-    t_eps = np.where(converged, out["stop_step"], np.nan)
+    t_eps = np.where(out["t_eps"] >= 0, out["t_eps"], np.nan)
+    t_late = np.where(out["t_late"] >= 0, out["t_late"], np.nan)
     dims = ("depth", "width", "lr_factor", "seed")
     lam = np.sort(np.linalg.eigvalsh(X.T @ X))[::-1]
     variables = {
@@ -203,6 +228,15 @@ def run_phase_diagram(ctx: JobContext) -> xr.Dataset:
             dims,
             t_eps[None],
             _attrs("T_eps: first step with loss <= eps * loss(0) (NaN unless converged)", "step"),
+        ),
+        "t_late": (
+            dims,
+            t_late[None],
+            _attrs(
+                f"first step with loss <= late_epsilon * loss(0) (NaN unless reached; only wide cells, m >= {WIDE}L, "
+                "run on to it)",
+                "step",
+            ),
         ),
         "loss": ((*dims, "log_point"), out["loss"][None], _attrs("loss 1/2 ||alpha W_L...W_1 X - Y||_F^2")),
         "hidden_movement": (
@@ -236,7 +270,13 @@ def run_phase_diagram(ctx: JobContext) -> xr.Dataset:
         "step": ("log_point", steps, _attrs("GD step", "step")),
     }
     ds = xr.Dataset(variables, coords=coords)
-    ds.attrs.update(output_dim=p["output_dim"], epsilon=p["epsilon"], max_steps=p["max_steps"], rank=p["rank"])
+    ds.attrs.update(
+        output_dim=p["output_dim"],
+        epsilon=p["epsilon"],
+        late_epsilon=p["late_epsilon"],
+        max_steps=p["max_steps"],
+        rank=p["rank"],
+    )
     return ds
 
 
@@ -289,4 +329,97 @@ def run_init_statistics(ctx: JobContext) -> xr.Dataset:
     variables = {k: (("depth", "width"), np.asarray(v)[None], _attrs(names[k])) for k, v in rows.items()}
     ds = xr.Dataset(variables, coords={"depth": [depth], "width": np.asarray(widths)})
     ds.attrs.update(n_samples=n)
+    return ds
+
+
+# ---- experiment (iii): narrow nets at every depth, long runs ------------------------------------
+
+
+def narrow_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """One job per narrow width; every depth ``1..max_depth``, step-size factor and seed of that
+    width runs as one batch (:mod:`.narrow`)."""
+    if len(section["max_depths"]) != len(section["widths"]):
+        raise ValueError(f"{KEY}.narrow.max_depths must give one maximal depth per entry of widths")
+    if section["output_dim"] != 1:
+        raise ValueError(f"{KEY}.narrow.output_dim must be 1 (the narrow-net path has one output)")
+    if section["rank"] > min(section["n_samples"], section["input_dim"]):
+        raise ValueError(f"{KEY}.narrow.rank must be <= min(n_samples, input_dim)")
+    if len(section["lr_factors"]) < 3:
+        raise ValueError(f"{KEY}.narrow.lr_factors needs at least 3 factors to bracket the fastest one")
+    cases = {}
+    for width, max_depth in zip(section["widths"], section["max_depths"], strict=True):
+        params = {k: v for k, v in section.items() if k not in ("widths", "max_depths")}
+        cases[f"m_{width}"] = {**params, "width": int(width), "max_depth": int(max_depth)}
+    return cases
+
+
+def run_narrow(ctx: JobContext) -> xr.Dataset:
+    """Narrow nets (width 1 or 2) at every depth ``L = 1..max_depth``: for each threshold epsilon,
+    the first step with ``loss <= epsilon * loss(0)`` per (depth, step-size factor, seed); times
+    also in gradient-flow units ``step * eta * L`` (removing the trivial factor L of ``eta ∝ 1/L``).
+    Runs not converged are right-censored at ``stop_step`` (the cap, or an early stop once the
+    cell's median is known or the cell lost the step-size race; :mod:`.narrow`)."""
+    from deeplinear.papers.duhu2019 import narrow
+
+    p = ctx.params
+    m = p["width"]
+    X, Y = make_data(p, ctx.streams)
+    data = narrow.EigenData.from_data(X, Y, p["rank"])
+    depths = list(range(1, p["max_depth"] + 1))
+    factors = [float(f) for f in p["lr_factors"]]
+    n_s, n_f = p["n_seeds"], len(factors)
+    networks, alphas, lr, cell = [], [], [], []
+    for i, L in enumerate(depths):
+        for s in range(n_s):
+            ws = init_weights(L, m, p["input_dim"], 1, ctx.streams.rng(f"narrow-L{L}", m if L > 1 else 0, s))
+            for j, f in enumerate(factors):
+                networks.append(ws)
+                alphas.append(output_scale(m, L, 1))
+                lr.append(f * theorem_lr(L, 1, data.lam[0]))
+                cell.append(i * n_f + j)
+    chains = narrow.chains_from_weights(networks, alphas, data)
+    result = narrow.train_cells(
+        chains,
+        data,
+        np.asarray(lr),
+        np.asarray(cell),
+        np.repeat(np.arange(len(depths)), n_f),
+        p["max_steps"],
+        p["epsilons"],
+        race_factor=p["race_factor"],
+        progress=ctx.progress_label,
+    )
+    shape = (len(depths), n_s, n_f)
+    eps = sorted(p["epsilons"], reverse=True)
+    hit = result.hit_step.reshape(*shape, len(eps)).astype(float)
+    hit[hit < 0] = np.nan
+    lr_grid = np.asarray(lr).reshape(shape)[:, 0, :]  # (depth, factor)
+    flow_unit = lr_grid * np.asarray(depths)[:, None]
+    dims = ("depth", "seed", "lr_factor")
+    flags = _flag_attrs()
+    flags["comment"] = "capped: right-censored at stop_step (the step cap, or an early stop that keeps medians exact)"
+    variables = {
+        "t_hit": (
+            (*dims, "epsilon"),
+            hit,
+            _attrs("first step with loss <= epsilon * loss(0) (NaN: censored at stop_step, or diverged)", "step"),
+        ),
+        "t_hit_flow": (
+            (*dims, "epsilon"),
+            hit * flow_unit[:, None, :, None],
+            _attrs("first-hit time in gradient-flow units, step * eta * L", "time"),
+        ),
+        "status": (dims, result.status.reshape(shape), flags),
+        "stop_step": (dims, result.stop_step.reshape(shape), _attrs("step at which the run stopped", "step")),
+        "lr": (("depth", "lr_factor"), lr_grid, _attrs("step size eta = factor * d_out / (3 L ||X^T X||)")),
+        "flow_per_step": (("depth", "lr_factor"), flow_unit, _attrs("gradient-flow time per step, eta * L", "time")),
+    }
+    coords = {
+        "depth": np.asarray(depths),
+        "seed": np.arange(n_s),
+        "lr_factor": np.asarray(factors),
+        "epsilon": np.asarray(eps),
+    }
+    ds = xr.Dataset(variables, coords=coords).expand_dims(width=[m])
+    ds.attrs.update(max_steps=p["max_steps"], race_factor=p["race_factor"], steps_run=result.steps_run)
     return ds

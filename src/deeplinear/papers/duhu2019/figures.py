@@ -9,13 +9,16 @@ import xarray as xr
 
 from deeplinear import plotting
 from deeplinear.papers.duhu2019.analysis import (
-    best_median_t_eps,
+    best_narrow_median,
     critical_width,
+    depth_law_design,
+    fit_depth_law,
     fraction_converged,
     median_t_eps,
     theorem_bound_curve,
 )
 from deeplinear.plotting import plt
+from deeplinear.stats import bootstrap_loglog_slope
 
 # ---- figures -----------------------------------------------------------------------------------
 
@@ -66,18 +69,54 @@ def plot_critical_width(datasets: Mapping[str, xr.Dataset]):
 
 
 def plot_narrow(datasets: Mapping[str, xr.Dataset]):
-    """ln median T_eps against L for widths 1-2 (best step-size multiplier)."""
+    """Median gradient-flow time against depth for widths 1 and 2 at each depth's fastest step-size
+    factor, both thresholds, with the joint fit ``ln T = a + bL + c ln L``; censored medians are
+    drawn as lower bounds."""
+    ds = datasets["narrow"]
+    epsilons = sorted(ds["epsilon"].values, reverse=True)
+    fig, axes = plt.subplots(1, len(epsilons), figsize=(5 * len(epsilons), 4), constrained_layout=True, squeeze=False)
+    rates = []
+    for ax, eps in zip(axes[0], epsilons, strict=True):
+        median, censored = best_narrow_median(ds, float(eps))
+        for m, color in zip(ds["width"].values, plotting.colors(ds.sizes["width"]), strict=True):
+            L, t, cens = ds["depth"].values, median.sel(width=m).values, censored.sel(width=m).values
+            ax.semilogy(L[~cens], t[~cens], "o", color=color, ms=4, label=f"m = {int(m)}: median")
+            if cens.any():
+                ax.semilogy(L[cens], t[cens], "^", color=color, mfc="none", ms=6, label=f"m = {int(m)}: > lower bound")
+            if (~cens).sum() >= 4:
+                coef = fit_depth_law(L[~cens], np.log(t[~cens]))
+                grid = np.linspace(L.min(), L.max(), 200)
+                ax.semilogy(grid, np.exp(depth_law_design(grid) @ coef), "-", color=color, lw=1)
+                if eps == epsilons[-1]:
+                    rates.append(f"m={int(m)}: b = {coef[1]:.2f}")
+        ax.set(xlabel="depth L", ylabel="median time to ε [gradient-flow units, steps × ηL]", title=f"ε = {eps:g}")
+        ax.legend(fontsize=7)
+    fig.suptitle("narrow nets, fit ln T = a + bL + c ln L: " + ", ".join(rates) + " per layer", fontsize=10)
+    return fig
+
+
+def plot_wide_rate(datasets: Mapping[str, xr.Dataset]):
+    """Claim D1b: mean over seeds of |late slope / wide-limit slope - 1| against L/m, with the fit."""
+    from deeplinear.papers.duhu2019.claims import wide_slope_deviation
+
     ds = datasets["phase_diagram"]
-    fig, ax = plt.subplots(figsize=(5, 4), constrained_layout=True)
-    narrow = [m for m in ds["width"].values if m <= 2]
-    for m, color in zip(narrow, plotting.colors(len(narrow)), strict=True):
-        t = best_median_t_eps(ds).sel(width=m)
-        ax.plot(ds["depth"], np.log(t.where(np.isfinite(t))), "o-", color=color, label=f"m = {int(m)} (best η factor)")
-        t1 = median_t_eps(ds).sel(width=m)
-        ax.plot(ds["depth"], np.log(t1.where(np.isfinite(t1))), "x:", color=color, label=f"m = {int(m)} (theorem η)")
-    ax.axhline(np.log(ds.attrs["max_steps"]), color="0.5", lw=1, ls="--", label="step cap")
-    ax.set(xlabel="depth L", ylabel="ln median T_ε", title="narrow nets: exponential slowdown in L")
-    ax.legend(fontsize=7)
+    ratio, samples, stacked = wide_slope_deviation(ds)
+    fig, ax = plt.subplots(figsize=(5.5, 4), constrained_layout=True)
+    depths = np.unique(stacked["depth"].values)
+    for L, color in zip(depths, plotting.colors(depths.size), strict=True):
+        sel = stacked["depth"].values == L
+        ax.loglog(ratio[sel], np.nanmean(samples[sel], axis=1), "o", color=color, label=f"L = {int(L)}")
+    title = "late slope vs wide limit: too few wide cells to fit"
+    if np.unique(ratio).size >= 3:
+        fit = bootstrap_loglog_slope(ratio, samples)
+        grid = np.geomspace(ratio.min(), ratio.max(), 50)
+        mean = np.nanmean(samples, axis=1)
+        intercept = np.mean(np.log(mean) - fit.slope * np.log(ratio))
+        ax.loglog(grid, np.exp(intercept) * grid**fit.slope, "k-", lw=1, label=f"fit: slope {fit.slope:.2f}")
+        plotting.power_law_guide(ax, ratio, mean, 0.5, "slope 1/2")
+        title = f"|late-slope ratio − 1| ∝ (L/m)^{fit.slope:.2f} (95% CI [{fit.low:.2f}, {fit.high:.2f}])"
+    ax.set(xlabel="L / m", ylabel="mean over seeds of |late slope / wide-limit slope − 1|", title=title)
+    ax.legend(fontsize=7, ncol=2)
     return fig
 
 
@@ -131,9 +170,15 @@ CAPTIONS = {
     "2·T_ε(L=1) and all seeds converged (our rule; the paper has no experiments).",
     "critical_width": "Du & Hu (2019): m*(L) against depth on log-log axes with a slope-1 guide (Theorem 4.1 "
     "needs m = Ω(L)). m* is restricted to the power-of-two width grid; the rule defining it is our choice.",
-    "narrow": "Du & Hu (2019) / Shamir (2018): ln median T_ε against depth for widths 1 and 2, at the best "
-    "step-size multiplier of the grid (circles) and at the theorem's η (crosses); missing points are capped. "
-    "A straight line in L means exp(Ω(L)) steps.",
+    "narrow": "Du & Hu (2019) / Shamir (2018): narrow nets (widths 1 and 2) at every depth. Median over seeds of "
+    "the gradient-flow time (steps × ηL) to loss ≤ ε·loss(0), at each depth's fastest step-size factor of the grid; "
+    "left ε = 1e-2 (escape from the saddle), right the final ε. Open triangles: censored medians (more than half "
+    "the seeds stopped before ε: a lower bound). Lines: least-squares fit ln T = a + bL + c ln L over the known "
+    "medians; b > 0 is exponential growth in depth.",
+    "wide_rate": "Du & Hu (2019), beyond the paper (claim D1b): how fast the late rate of wide nets approaches the "
+    "wide limit. Each point: mean over seeds of |s/s∞ − 1|, with s the slope of ln loss between ε·loss(0) and "
+    "late_ε·loss(0) and s∞ = 2 ln(1 − ηLλ_r/d_out); cells with m ≥ 8L. Black: log-log fit with its seed-bootstrap "
+    "interval; grey: slope 1/2.",
     "loss_curves": "Du & Hu (2019): median loss(t)/loss(0) over seeds at the largest depth for each width, "
     "against Theorem 4.1's bound (1 − ηLλ_r(XᵀX)/(4d_out))ᵗ (dashed); dotted: the target ε.",
     "gram": "Du & Hu (2019): the Gram operator P(0) at initialisation. Left: its smallest eigenvalue on the "

@@ -1,0 +1,319 @@
+r"""Gradient descent of narrow (width 1 or 2) deep linear networks, every depth in one batch, at a
+cost per step that does not grow with depth.
+
+The network (one output) is :math:`f(x) = \alpha\, a\, W_{L-1}\cdots W_2 W_1 x` with first layer
+:math:`W_1` (m x d_in), square middle layers (m x m) and last layer :math:`a` (1 x m). Two exact
+reductions make a step cheap:
+
+* **Data in its eigenbasis.** With :math:`X^\top X = V\Lambda V^\top` (rank r) and :math:`Y = X\Phi^\top`,
+  the loss is :math:`\ell = \tfrac12\sum_{j\le r}\lambda_j (\alpha\,(h U)_j - \phi_j)^2` with
+  :math:`U = W_1 V_r` (m x r), :math:`\phi = V_r^\top\Phi^\top` and :math:`h = a W_{L-1}\cdots W_2`.
+  The gradient of :math:`W_1` lies in the row space of :math:`X`, so the part of :math:`W_1` outside
+  it never moves and never enters the loss: GD on :math:`U` is GD on :math:`W_1`, exactly.
+* **Chains by scans.** With :math:`g = \lambda\odot e` (e the residual in these coordinates) and
+  :math:`q = U g`, the gradients are :math:`\partial_U\ell = \alpha\, h^\top g^\top`,
+  :math:`\partial_{W_k}\ell = \alpha\,(a S_{k+1})^\top (P_{k-1} q)^\top` and
+  :math:`\partial_a\ell = \alpha\,(M q)^\top`, with prefix products :math:`P_k = W_k\cdots W_2`,
+  suffix products :math:`S_k = W_{L-1}\cdots W_k` and :math:`M = P_{L-1}`. For width 1 every layer
+  after the first is a scalar and the prefix and suffix products are cumulative products
+  (``numpy.cumprod``); for width 2 they come from two Hillis-Steele scans (``log2 L`` rounds of
+  2 x 2 products written out component by component).
+
+Networks of different depths share one batch: a shallower chain is padded with identity layers
+that never train. Members that converge or diverge leave the batch (compaction).
+
+**Early stopping that keeps medians exact.** A member belongs to a cell (depth, step-size factor)
+of ``n`` seeds. Once more than half of a cell's seeds have reached the smallest threshold, the
+cell's median is known exactly and its remaining seeds stop (they are right-censored, known only to
+be slower than the median). *Racing* (our choice): a cell whose median is not yet known stops once
+its step count exceeds ``race_factor`` times the best known median step count at its depth; its
+median is then only known to exceed that bound. Both keep every reported median exact or a stated
+lower bound, and cut the run to a few times the slowest *median* instead of the step cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from deeplinear import engine
+
+CAPPED = engine.STATUS_CODES[engine.STATUS_CAPPED]
+CONVERGED = engine.STATUS_CODES[engine.STATUS_CONVERGED]
+DIVERGED = engine.STATUS_CODES[engine.STATUS_DIVERGED]
+
+
+@dataclass(frozen=True)
+class EigenData:
+    r"""The regression problem in the eigenbasis of :math:`X^\top X`: eigenvalues ``lam`` (r,),
+    the basis ``basis`` (d_in x r) and the target coefficients ``phi`` (r,)."""
+
+    lam: np.ndarray
+    basis: np.ndarray
+    phi: np.ndarray
+
+    @classmethod
+    def from_data(cls, X: np.ndarray, Y: np.ndarray, rank: int) -> EigenData:
+        """From ``X`` (n x d_in, samples as rows) and ``Y = X Φ^T`` (n x 1)."""
+        lam, V = np.linalg.eigh(X.T @ X)
+        order = np.argsort(lam)[::-1][:rank]
+        lam, V = lam[order], V[:, order]
+        # phi = V^T Phi^T, recovered from Y = X Phi^T = U S V^T Phi^T
+        phi = (V.T @ X.T @ Y)[:, 0] / lam
+        return cls(lam, V, phi)
+
+
+# ---- 2 x 2 products written out (each operand a tuple of four arrays) ------------------------------
+
+
+def _mm2(A: tuple, B: tuple) -> tuple:
+    a00, a01, a10, a11 = A
+    b00, b01, b10, b11 = B
+    return (a00 * b00 + a01 * b10, a00 * b01 + a01 * b11, a10 * b00 + a11 * b10, a10 * b01 + a11 * b11)
+
+
+def _slice(A: tuple, s: slice) -> tuple:
+    return tuple(c[:, s] for c in A)
+
+
+def prefix_products_2x2(W: np.ndarray) -> np.ndarray:
+    """Inclusive prefix products ``P[:, k] = W[:, k] @ ... @ W[:, 0]`` of ``W`` (E, K, 2, 2)."""
+    P = [W[..., 0, 0].copy(), W[..., 0, 1].copy(), W[..., 1, 0].copy(), W[..., 1, 1].copy()]
+    offset, K = 1, W.shape[1]
+    while offset < K:
+        new = _mm2(_slice(P, slice(offset, None)), _slice(P, slice(None, K - offset)))
+        for c, v in zip(P, new, strict=True):
+            c[:, offset:] = v
+        offset *= 2
+    return np.stack(P, axis=-1).reshape(*W.shape)
+
+
+def suffix_products_2x2(W: np.ndarray) -> np.ndarray:
+    """Inclusive suffix products ``S[:, k] = W[:, K-1] @ ... @ W[:, k]`` of ``W`` (E, K, 2, 2)."""
+    S = [W[..., 0, 0].copy(), W[..., 0, 1].copy(), W[..., 1, 0].copy(), W[..., 1, 1].copy()]
+    offset, K = 1, W.shape[1]
+    while offset < K:
+        new = _mm2(_slice(S, slice(offset, None)), _slice(S, slice(None, K - offset)))
+        for c, v in zip(S, new, strict=True):
+            c[:, : K - offset] = v
+        offset *= 2
+    return np.stack(S, axis=-1).reshape(*W.shape)
+
+
+# ---- the batch ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Chains:
+    """A batch of narrow networks in eigen-coordinates.
+
+    ``U`` (E, m, r): first layer; ``middle`` (E, K, m, m): ``W_2 .. W_{L-1}`` padded with identities
+    (``mask`` (E, K) is 1 on real layers); ``last`` (E, m): ``a``, with ``last_mask`` (E,) 0 for
+    ``L = 1`` (a fixed ``a = e_1`` makes the first layer's first row the whole network);
+    ``alpha`` (E,) the output scale.
+    """
+
+    U: np.ndarray
+    middle: np.ndarray
+    mask: np.ndarray
+    last: np.ndarray
+    last_mask: np.ndarray
+    alpha: np.ndarray
+
+    def select(self, keep: np.ndarray) -> Chains:
+        return Chains(*(getattr(self, f)[keep] for f in ("U", "middle", "mask", "last", "last_mask", "alpha")))
+
+    @property
+    def width(self) -> int:
+        return self.U.shape[1]
+
+
+def chains_from_weights(networks: Sequence[Sequence[np.ndarray]], alphas: Sequence[float], data: EigenData) -> Chains:
+    """Batch networks given as weight lists ``[W_1, ..., W_L]`` (:func:`.experiments.init_weights`
+    shapes, one output); a depth-1 network ``[W_1]`` (1 x d_in) is padded to width m."""
+    m = max(ws[0].shape[0] for ws in networks if len(ws) > 1) if any(len(ws) > 1 for ws in networks) else 1
+    K = max(1, max(len(ws) for ws in networks) - 2)
+    E, r = len(networks), data.lam.size
+    U = np.zeros((E, m, r))
+    middle = np.broadcast_to(np.eye(m), (E, K, m, m)).copy()
+    mask = np.zeros((E, K))
+    last = np.zeros((E, m))
+    last_mask = np.zeros(E)
+    for i, ws in enumerate(networks):
+        if len(ws) == 1:
+            U[i, :1] = ws[0] @ data.basis
+            last[i, 0] = 1.0
+            continue
+        U[i] = ws[0] @ data.basis
+        for k, w in enumerate(ws[1:-1]):
+            middle[i, k] = w
+            mask[i, k] = 1.0
+        last[i] = ws[-1][0]
+        last_mask[i] = 1.0
+    return Chains(U, middle, mask, last, last_mask, np.asarray(alphas, dtype=np.float64))
+
+
+def loss_and_gradients(c: Chains, data: EigenData) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    r"""Loss (E,) and the gradients of ``U``, ``middle`` and ``last`` (formulas in the module doc)."""
+    alpha = c.alpha
+    if c.width == 1:
+        chain = np.concatenate([c.middle[:, :, 0, 0], c.last], axis=1)  # scalars W_2..W_{L-1}, a
+        pre = np.cumprod(chain, axis=1)  # W_k ... W_2
+        suf = np.cumprod(chain[:, ::-1], axis=1)[:, ::-1]  # a ... W_k
+        h = pre[:, -1:]  # (E, 1): the whole chain a W_{L-1} ... W_2
+        e = alpha[:, None] * h * c.U[:, 0] - data.phi  # (E, r)
+        g = data.lam * e
+        q = (c.U[:, 0] * g).sum(1)  # (E,)
+        excl = np.ones_like(chain)  # product of every chain factor but the k-th
+        excl[:, 1:] = pre[:, :-1]
+        excl[:, :-1] *= suf[:, 1:]
+        g_chain = (alpha * q)[:, None] * excl
+        g_U = (alpha[:, None] * h * g)[:, None, :]
+        g_middle = g_chain[:, :-1, None, None]
+        g_last = g_chain[:, -1:]
+    else:
+        P = prefix_products_2x2(c.middle)  # P[:, k] = W_{k+2} ... W_2
+        S = suffix_products_2x2(c.middle)  # S[:, k] = W_{L-1} ... W_{k+2}
+        M = P[:, -1]
+        h = np.einsum("ei,eij->ej", c.last, M)  # a M
+        e = alpha[:, None] * np.einsum("ej,ejr->er", h, c.U) - data.phi
+        g = data.lam * e
+        q = np.einsum("ejr,er->ej", c.U, g)  # U g: (E, m)
+        left = np.empty_like(c.middle[..., 0])  # a S_{k+1}: (E, K, m)
+        left[:, -1] = c.last
+        left[:, :-1] = np.einsum("ei,ekij->ekj", c.last, S[:, 1:])
+        right = np.empty_like(left)  # P_{k-1} q: (E, K, m)
+        right[:, 0] = q
+        right[:, 1:] = np.einsum("ekij,ej->eki", P[:, :-1], q)
+        g_middle = alpha[:, None, None, None] * left[..., :, None] * right[..., None, :]
+        g_U = alpha[:, None, None] * h[:, :, None] * g[:, None, :]
+        g_last = alpha[:, None] * (M @ q[..., None])[..., 0]
+    loss = 0.5 * (g * e).sum(1)
+    return loss, (g_U, g_middle, g_last)
+
+
+def step(c: Chains, grads: tuple[np.ndarray, ...], lr: np.ndarray) -> None:
+    """One GD step of every member from the old values (in place); pads and ``L = 1``'s fixed
+    ``a`` do not move."""
+    g_U, g_middle, g_last = grads
+    c.U -= lr[:, None, None] * g_U
+    c.middle -= (lr[:, None] * c.mask)[..., None, None] * g_middle
+    c.last -= (lr * c.last_mask)[:, None] * g_last
+
+
+@dataclass(frozen=True)
+class NarrowResult:
+    """Per member: first step with ``loss <= eps * loss(0)`` for each threshold, largest first
+    (``hit_step`` (E, n_eps), -1 if never), ``status`` (``engine.STATUS_CODES``; ``capped`` means
+    right-censored at ``stop_step``, by the cap or by an early stop) and ``loss0``."""
+
+    hit_step: np.ndarray
+    status: np.ndarray
+    stop_step: np.ndarray
+    loss0: np.ndarray
+    steps_run: int
+
+
+class _Race:
+    """Per-cell bookkeeping of :func:`train_cells`: seeds converged and diverged, medians known,
+    and which live members to stop early (module doc)."""
+
+    def __init__(self, cell: np.ndarray, depth_of_cell: np.ndarray, race_factor: float) -> None:
+        self.cell = cell
+        self.depth_of_cell = depth_of_cell
+        self.race_factor = race_factor
+        n_cells = int(cell.max()) + 1
+        self.seeds = np.bincount(cell, minlength=n_cells)
+        self.done = np.zeros(n_cells, dtype=np.int64)
+        self.bad = np.zeros(n_cells, dtype=np.int64)
+        self.median_step = np.full(n_cells, np.inf)  # known median step at the smallest epsilon
+
+    def record(self, converged_ids: np.ndarray, diverged_ids: np.ndarray, hit_last: np.ndarray) -> None:
+        """Count members that just converged or diverged; fix the medians that became known."""
+        np.add.at(self.done, self.cell[converged_ids], 1)
+        np.add.at(self.bad, self.cell[diverged_ids], 1)
+        majority = self.seeds // 2 + 1
+        for k in np.flatnonzero(np.isinf(self.median_step) & (self.done >= majority)):
+            times = np.sort(np.where(hit_last[self.cell == k] >= 0, hit_last[self.cell == k], np.iinfo(np.int64).max))
+            n = self.seeds[k]
+            self.median_step[k] = 0.5 * (times[(n - 1) // 2] + times[n // 2])
+
+    def to_stop(self, live_ids: np.ndarray, step: int) -> np.ndarray:
+        """Mask over ``live_ids``: members of cells whose median is known (or whose majority
+        diverged), or of cells slower than ``race_factor`` x the best known median at their depth."""
+        majority = self.seeds // 2 + 1
+        settled = (self.done >= majority) | (self.bad >= majority)
+        best = np.full(self.depth_of_cell.max() + 1, np.inf)
+        np.minimum.at(best, self.depth_of_cell, self.median_step)
+        losing = step > self.race_factor * best[self.depth_of_cell]
+        return (settled | losing)[self.cell[live_ids]]
+
+
+def train_cells(
+    chains: Chains,
+    data: EigenData,
+    lr: np.ndarray,
+    cell: np.ndarray,
+    depth_of_cell: np.ndarray,
+    max_steps: int,
+    epsilons: Sequence[float],
+    *,
+    race_factor: float = 3.0,
+    early_stop: bool = True,
+    divergence_factor: float = 1e8,
+    check_every: int = 16,
+    progress: bool | str = False,
+) -> NarrowResult:
+    """Full-batch GD of every member until it reaches ``min(epsilons) * loss(0)``, diverges (loss
+    not finite or above ``divergence_factor * loss(0)``), is stopped early (module doc: its cell's
+    median is known, or it lost the race) or reaches ``max_steps``. ``chains`` is consumed (its arrays are modified).
+
+    ``cell`` (E,) gives each member's cell index (the members of a cell are its seeds) and
+    ``depth_of_cell`` the depth of each cell; racing compares the cells of one depth. Stopping is
+    decided every ``check_every`` steps; first-hit steps are exact (tested every step).
+    ``early_stop=False`` runs every member to convergence, divergence or the cap.
+    """
+    E = chains.U.shape[0]
+    eps = np.sort(np.asarray(epsilons, dtype=np.float64))[::-1]
+    hit = np.full((E, eps.size), -1, dtype=np.int64)
+    status = np.full(E, CAPPED, dtype=np.int8)
+    stop = np.full(E, max_steps, dtype=np.int64)
+    race = _Race(cell, depth_of_cell, race_factor)
+    ids = np.arange(E)
+    c, lr_live = chains, lr.astype(np.float64).copy()
+    loss0 = loss_and_gradients(c, data)[0]
+    thresholds = loss0[:, None] * eps[None, :]
+    bar = tqdm(total=max_steps, disable=not progress, desc=progress or "narrow GD", mininterval=2.0, unit="step")
+    t = 0
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging member leaves at the next check
+        for t in range(max_steps + 1):
+            loss, grads = loss_and_gradients(c, data)
+            fresh = (loss[:, None] <= thresholds[ids]) & (hit[ids] < 0)
+            if fresh.any():
+                rows, cols = np.nonzero(fresh)
+                hit[ids[rows], cols] = t
+            if t % check_every == 0 or t == max_steps:
+                converged = hit[ids, -1] >= 0
+                diverged = ~converged & (~np.isfinite(loss) | (loss > divergence_factor * loss0[ids]))
+                race.record(ids[converged], ids[diverged], hit[:, -1])
+                status[ids[converged]], stop[ids[converged]] = CONVERGED, hit[ids[converged], -1]
+                status[ids[diverged]], stop[ids[diverged]] = DIVERGED, t
+                finished = converged | diverged
+                if early_stop:
+                    stopped = ~finished & race.to_stop(ids, t)
+                    stop[ids[stopped]] = t
+                    finished |= stopped
+                if finished.any():
+                    keep = ~finished
+                    c, ids, lr_live = c.select(keep), ids[keep], lr_live[keep]
+                    grads = tuple(g[keep] for g in grads)
+                if ids.size == 0 or t == max_steps:
+                    break
+            step(c, grads, lr_live)
+            if t % 1024 == 0:
+                bar.update(min(1024, max_steps - bar.n))
+    bar.close()
+    return NarrowResult(hit, status, stop, loss0, t)

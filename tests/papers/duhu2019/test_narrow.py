@@ -1,0 +1,127 @@
+"""The narrow-net path: exact against the engine on the same draws, scans against direct
+products, early stopping that leaves every known median unchanged, and the narrow experiment."""
+
+import numpy as np
+import pytest
+import torch
+
+from deeplinear import engine
+from deeplinear.jobs import job_context
+from deeplinear.papers.duhu2019 import experiments, narrow
+from deeplinear.papers.duhu2019.analysis import _censored_median_over_seeds
+from deeplinear.papers.duhu2019.theory import output_scale, theorem_lr
+from deeplinear.seeding import Streams
+from tests.papers.duhu2019.common import NARROW, SMALL
+
+
+def _problem():
+    X, Y = experiments.make_data(SMALL, Streams(3, "duhu2019"))
+    return X, Y, narrow.EigenData.from_data(X, Y, SMALL["rank"])
+
+
+@pytest.mark.parametrize("width", [1, 2])
+def test_narrow_gd_equals_the_engine_on_the_same_draws(width):
+    """Every depth of one batch follows the engine's GD trajectory (float64 round-off only)."""
+    X, Y, data = _problem()
+    depths = [1, 2, 3, 6]
+    nets = [experiments.init_weights(L, width, 4, 1, np.random.default_rng(L)) for L in depths]
+    lrs = np.array([theorem_lr(L, 1, data.lam[0]) for L in depths])
+    chains = narrow.chains_from_weights(nets, [output_scale(width, L, 1) for L in depths], data)
+    ours = []
+    for _ in range(40):
+        loss, grads = narrow.loss_and_gradients(chains, data)
+        ours.append(loss)
+        narrow.step(chains, grads, lrs)
+    ours = np.array(ours)
+    reg = engine.Regression(torch.as_tensor(X)[None], torch.as_tensor(Y)[None])
+    for i, (L, ws) in enumerate(zip(depths, nets, strict=True)):
+        ref = engine.train(
+            [torch.as_tensor(w)[None] for w in ws],
+            reg,
+            lrs[i],
+            39,
+            scale=output_scale(width, L, 1),
+            log_steps=np.arange(40),
+        ).metrics["loss"][:, 0]
+        np.testing.assert_allclose(ours[:, i], ref, rtol=1e-12, atol=1e-14)
+
+
+def test_scans_equal_direct_products():
+    W = np.random.default_rng(0).standard_normal((3, 7, 2, 2))
+    P, S = narrow.prefix_products_2x2(W), narrow.suffix_products_2x2(W)
+    for e in range(3):
+        for k in range(7):
+            direct_p = np.eye(2)
+            for j in range(k + 1):
+                direct_p = W[e, j] @ direct_p
+            direct_s = np.eye(2)
+            for j in range(k, 7):
+                direct_s = W[e, j] @ direct_s
+            np.testing.assert_allclose(P[e, k], direct_p, rtol=1e-13)
+            np.testing.assert_allclose(S[e, k], direct_s, rtol=1e-13)
+
+
+def _train(early_stop: bool):
+    _, _, data = _problem()
+    depths, seeds, factors = [2, 4, 5], range(9), [1.0, 4.0]
+    nets, alphas, lr, cell = [], [], [], []
+    for i, L in enumerate(depths):
+        for s in seeds:
+            ws = experiments.init_weights(L, 1, 4, 1, np.random.default_rng([L, s]))
+            for j, f in enumerate(factors):
+                nets.append(ws), alphas.append(1.0), lr.append(f * theorem_lr(L, 1, data.lam[0]))
+                cell.append(i * len(factors) + j)
+    chains = narrow.chains_from_weights(nets, alphas, data)
+    cells = np.asarray(cell)
+    result = narrow.train_cells(
+        chains, data, np.asarray(lr), cells, np.repeat(np.arange(3), 2), 60000, [1e-2, 1e-5], early_stop=early_stop
+    )
+    return result, cells
+
+
+def test_early_stopping_keeps_every_known_median_exact():
+    """Stopping a cell once its median is known, and racing, change no median that the early-stopped
+    run reports as known; the run is shorter."""
+    full, cells = _train(early_stop=False)
+    fast, _ = _train(early_stop=True)
+    assert fast.steps_run < full.steps_run
+    hit_full = np.where(full.hit_step[:, -1] >= 0, full.hit_step[:, -1], np.nan)
+    hit_fast = np.where(fast.hit_step[:, -1] >= 0, fast.hit_step[:, -1], np.nan)
+    known = 0
+    for k in np.unique(cells):
+        m_fast = _censored_median_over_seeds_np(hit_fast[cells == k])
+        if np.isfinite(m_fast):
+            known += 1
+            assert m_fast == _censored_median_over_seeds_np(hit_full[cells == k])
+    assert known >= 3
+    # members that converged in the early-stopped run did so at the same step as in the full run
+    both = np.isfinite(hit_fast)
+    np.testing.assert_array_equal(hit_fast[both], hit_full[both])
+
+
+def _censored_median_over_seeds_np(values):
+    from deeplinear.stats import censored_median
+
+    return float(censored_median(values, np.isnan(values)))
+
+
+def test_run_narrow_dataset():
+    params = {**experiments.narrow_cases(NARROW)["m_1"], "base_seed": 3}
+    ds = experiments.run_narrow(job_context("duhu2019", "narrow", "m_1", params))
+    assert ds["depth"].values.tolist() == [1, 2, 3, 4, 5]
+    assert ds["t_hit"].dims == ("width", "depth", "seed", "lr_factor", "epsilon")
+    # the coarse threshold is reached no later than the fine one
+    hit = ds["t_hit"]
+    both = hit.notnull().all("epsilon")
+    assert bool((hit.sel(epsilon=1e-2) <= hit.sel(epsilon=1e-4)).where(both, True).all())
+    np.testing.assert_allclose(ds["t_hit_flow"], ds["t_hit"] * ds["flow_per_step"])
+    med = _censored_median_over_seeds(ds["t_hit"].sel(epsilon=1e-4))
+    assert np.isfinite(med).any()
+
+
+def test_narrow_cases_check_their_inputs():
+    assert sorted(experiments.narrow_cases(NARROW)) == ["m_1", "m_2"]
+    with pytest.raises(ValueError, match="max_depths"):
+        experiments.narrow_cases({**NARROW, "max_depths": [5]})
+    with pytest.raises(ValueError, match="lr_factors"):
+        experiments.narrow_cases({**NARROW, "lr_factors": [1.0, 2.0]})

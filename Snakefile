@@ -9,13 +9,17 @@ from snakemake.utils import min_version
 
 # This checkout's library first, whatever deeplinear is installed (the jobs do the same).
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from deeplinear.configuration import validate_config
+from deeplinear.configuration import read_config_file, validate_config
 
 min_version("9.0")
 
 
 # The repository's config.yaml is the default even when --directory points elsewhere;
-# --configfile/--config values are merged over it.
+# --configfile/--config values are merged over it. Parsed here first so that a YAML error
+# names the file, line and column.
+read_config_file(Path(workflow.basedir) / "config.yaml")
+
+
 configfile: Path(workflow.basedir) / "config.yaml"
 
 

@@ -101,3 +101,22 @@ def test_cli_merges_a_partial_config_over_the_defaults(tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text("min2021: {quick: [\n")
     assert main(["--config", str(broken), "jobs"]) == 2
+
+
+def test_yaml_syntax_errors_and_empty_files_name_the_file_and_line(tmp_path):
+    """Before: the CLI printed PyYAML's message about "<unicode string>" and accepted an empty file."""
+    from deeplinear.cli import load_config
+    from deeplinear.configuration import ConfigError
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("scale: quick\nduhu2019:\n  quick:\n    phase_diagram: {depths: [1, 2\n")
+    with pytest.raises(ConfigError, match=r"broken\.yaml, line 5, column 1: YAML syntax error"):
+        load_config(broken)
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing yet\n")
+    with pytest.raises(ConfigError, match=r"empty\.yaml is empty"):
+        load_config(empty)
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- scale\n")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_config(listed)

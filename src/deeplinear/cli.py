@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from deeplinear import jobs
-from deeplinear.configuration import merge_config, validate_config
+from deeplinear.configuration import merge_config, read_config_file, validate_config
 
 #: The repository's default config (a checkout or an editable install), the base every config file
 #: is merged over, as Snakemake merges ``--configfile`` over the Snakefile's config.
@@ -30,12 +30,7 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
     one), apply ``key.path=value`` overrides and validate it (the same schema and checks as the
     workflow: :func:`deeplinear.configuration.validate_config`)."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"config file not found: {path}")
-    try:
-        config = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ValueError(f"cannot parse config file {path}: {exc}") from None
+    config = read_config_file(path)
     if DEFAULT_CONFIG.exists() and path.resolve() != DEFAULT_CONFIG:
         config = merge_config(yaml.safe_load(DEFAULT_CONFIG.read_text()), config)
     for item in overrides:

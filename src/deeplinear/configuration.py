@@ -74,6 +74,26 @@ def _hint(error) -> str:
     return ""
 
 
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Parse a YAML config file; a syntax error or an empty file raises :class:`ConfigError`
+    naming the file (and the line and column of a syntax error)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        config = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}{where}: YAML syntax error: {problem}") from None
+    if config is None:
+        raise ConfigError(f"{path} is empty: a config file needs at least one key (e.g. `scale: quick`)")
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: a config file must be a mapping of keys, got {type(config).__name__}")
+    return config
+
+
 def validate_config(config: Mapping[str, Any], source: str = "config") -> None:
     """Validate ``config`` against :func:`config_schema`; raise :class:`ConfigError` with one
     short message naming ``source``, the key and the reason."""

@@ -79,6 +79,14 @@ def slope_ratio_to_wide_limit(ds: xr.Dataset) -> xr.DataArray:
 # ---- narrow nets (claim D4) --------------------------------------------------------------------
 
 
+def narrow_width(ds: xr.Dataset, width: int) -> xr.Dataset:
+    """The narrow dataset of one width, on the depths that width ran (the combined dataset pads
+    the shallower width's grid with NaN)."""
+    sub = ds.sel(width=[width])
+    ran = sub["stop_step"].notnull().any(("width", "seed", "lr_factor"))
+    return sub.sel(depth=ran)
+
+
 def narrow_medians(ds: xr.Dataset, epsilon: float, variable: str = "t_hit_flow") -> xr.DataArray:
     """Censoring-aware median over seeds of the first-hit time at ``epsilon`` per (width, depth,
     lr factor): ``inf`` unless more than half the seeds reached it (then it is exact)."""

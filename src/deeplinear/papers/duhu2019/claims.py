@@ -29,6 +29,7 @@ from deeplinear.papers.duhu2019.analysis import (
     critical_width,
     fit_depth_law,
     median_t_eps,
+    narrow_width,
     slope_ratio_to_wide_limit,
     theorem_bound_curve,
 )
@@ -127,58 +128,82 @@ def d3(datasets):
     return within(fit.slope, 0.7, 1.3, predicted=1.0, source=SOURCE_OURS, note=note)
 
 
-@claim("D4", "narrow nets: ln T_eps = a + b L + c ln L with b > 0 (exp(Omega(L)) gradient-flow time)")
+def depth_law_summary(ds, width: int) -> dict:
+    """Joint fit ``ln T = a + bL + c ln L`` of one narrow width's median flow times (fastest factor
+    per depth, smallest epsilon), its seed-bootstrap interval on ``b`` and the fits from later depths."""
+    sub = narrow_width(ds, width)
+    eps = float(sub["epsilon"].min())
+    median, censored = best_narrow_median(sub, eps)
+    known = ~censored.isel(width=0).values
+    depths, log_t = sub["depth"].values[known], np.log(median.isel(width=0).values[known])
+    if depths.size < 4:
+        raise ValueError(f"width {width}: only {depths.size} depths with a known median (need 4)")
+    a, b, c = fit_depth_law(depths, log_t)
+    f_best = best_factor(sub).isel(width=0).values[known]
+    times = np.stack(
+        [
+            sub["t_hit_flow"].isel(width=0).sel(depth=L, lr_factor=f, epsilon=eps).values
+            for L, f in zip(depths, f_best, strict=True)
+        ]
+    )
+    boot = bootstrap_depth_law(times, np.isnan(times), depths, N_BOOTSTRAP, BOOTSTRAP_SEED)
+    lo, hi = np.nanpercentile(boot[:, 1], [2.5, 97.5])
+    later = {
+        L0: fit_depth_law(depths[depths >= L0], log_t[depths >= L0])[1]
+        for L0 in (4, 8, 12, 16)
+        if (depths >= L0).sum() >= 4
+    }
+    top = float(sub["lr_factor"].max())
+    return {
+        "a": a,
+        "b": b,
+        "c": c,
+        "low": lo,
+        "high": hi,
+        "n_unusable": int(np.isnan(boot[:, 1]).sum()),
+        "depths": sub["depth"].values,
+        "censored": sub["depth"].values[~known].tolist(),
+        "factors": f_best,
+        "later": later,
+        "eps": eps,
+        "diverged_top": (sub["status"].isel(width=0).sel(lr_factor=top) == DIVERGED).mean("seed").values,
+        "top": top,
+    }
+
+
+def _describe_depth_law(width: int, fit: dict) -> str:
+    later = "; ".join(f"L >= {L0}: {b:.3f}" for L0, b in fit["later"].items())
+    return (
+        f"m = {width}, L = {int(fit['depths'].min())}..{int(fit['depths'].max())}: b = {fit['b']:.3f} per layer "
+        f"(95% bootstrap CI [{fit['low']:.3f}, {fit['high']:.3f}], {N_BOOTSTRAP} resamples of the seeds, "
+        f"{fit['n_unusable']} unusable), c = {fit['c']:.2f}, a = {fit['a']:.2f}; b fitted from depth L0 on: {later}; "
+        f"censored medians (left out): {fit['censored']}; fastest factor per depth: {fit['factors'].tolist()}; "
+        f"fraction diverged at the largest factor {fit['top']:g}: {np.round(fit['diverged_top'], 2).tolist()}"
+    )
+
+
+@claim("D4", "narrow nets (m = 1): ln T_eps = a + b L + c ln L with b > 0 (exp(Omega(L)) gradient-flow time)")
 def d4(datasets):
     ds = datasets["narrow"]
-    out = {}
-    eps = float(ds["epsilon"].min())
-    factor = best_factor(ds)
-    for m in ds["width"].values:
-        median, censored = best_narrow_median(ds.sel(width=[m]), eps)
-        median, censored = median.sel(width=m), censored.sel(width=m)
-        known = ~censored.values
-        depths = ds["depth"].values[known]
-        if depths.size < 4:
-            out[f"m={int(m)}"] = all_of(
-                float("nan"), "b > 0", {">= 4 depths with a known median": False}, source=SOURCE_PAPER
-            )
-            continue
-        a, b, c = fit_depth_law(depths, np.log(median.values[known]))
-        # bootstrap over seeds at each depth's best factor
-        f_best = factor.sel(width=m).values[known]
-        sub = ds.sel(width=m)
-        times = np.stack(
-            [
-                sub["t_hit_flow"].sel(depth=L, lr_factor=f, epsilon=eps).values
-                for L, f in zip(depths, f_best, strict=True)
-            ]
-        )
-        boot = bootstrap_depth_law(times, np.isnan(times), depths, N_BOOTSTRAP, BOOTSTRAP_SEED)
-        lo, hi = np.nanpercentile(boot[:, 1], [2.5, 97.5])
-        n_failed = int(np.isnan(boot[:, 1]).sum())
-        coarse, coarse_censored = best_narrow_median(ds.sel(width=[m]), float(ds["epsilon"].max()))
-        ck = ~coarse_censored.sel(width=m).values
-        b_coarse = fit_depth_law(ds["depth"].values[ck], np.log(coarse.sel(width=m).values[ck]))[1]
-        onsets = []
-        for start in (4, 8, 12, 16):
-            tail = depths >= start
-            if tail.sum() >= 4:
-                onsets.append(f"L >= {start}: {fit_depth_law(depths[tail], np.log(median.values[known][tail]))[1]:.3f}")
-        capped = ds["depth"].values[~known].tolist()
-        top = float(ds["lr_factor"].max())
-        diverged_top = (sub["status"].sel(lr_factor=top) == DIVERGED).mean("seed")
-        note = (
-            f"median gradient-flow time (steps x eta L) to loss <= {eps:g} loss(0) at each depth's fastest step-size "
-            f"factor, {ds.sizes['seed']} seeds, L = 1..{int(ds['depth'].max())}: b = {b:.3f} per layer "
-            f"(95% bootstrap CI [{lo:.3f}, {hi:.3f}], {N_BOOTSTRAP} resamples of the seeds, {n_failed} unusable), "
-            f"c = {c:.2f}, a = {a:.2f}; b at eps = {float(ds['epsilon'].max()):g} (escape from the saddle): "
-            f"{b_coarse:.3f}; b fitted from depth L0 on: {'; '.join(onsets)}; depths with censored median (lower "
-            f"bounds, left out): {capped}; fastest factor per depth: {f_best.tolist()}; fraction diverged at the "
-            f"largest factor {top:g}: {np.round(diverged_top.values, 2).tolist()}"
-        )
-        conditions = {"b > 0": b > 0, "bootstrap CI of b excludes 0": lo > 0}
-        out[f"m={int(m)}"] = all_of(b, "b > 0", conditions, source=SOURCE_PAPER, note=note)
-    return out
+    if 1 not in ds["width"].values:
+        raise ValueError("D4 is posed for width 1; the narrow experiment did not run it")
+    fit = depth_law_summary(ds, 1)
+    coarse = depth_law_summary(ds.sel(epsilon=[float(ds["epsilon"].max())]), 1)
+    others = [
+        "reported, not tested: " + _describe_depth_law(int(m), depth_law_summary(ds, int(m)))
+        for m in ds["width"].values
+        if m != 1
+    ]
+    note = "; ".join(
+        [
+            f"median gradient-flow time (steps x eta L) to loss <= {fit['eps']:g} loss(0) at each depth's fastest "
+            f"step-size factor, {ds.sizes['seed']} seeds; " + _describe_depth_law(1, fit),
+            f"b at eps = {coarse['eps']:g} (escape from the saddle): {coarse['b']:.3f}",
+            *others,
+        ]
+    )
+    conditions = {"b > 0": fit["b"] > 0, "bootstrap CI of b excludes 0": fit["low"] > 0}
+    return all_of(fit["b"], "b > 0", conditions, source=SOURCE_PAPER, note=note)
 
 
 @claim("D5", "init: alpha^2 ||W_{L:1} x||^2 / ||x||^2 = prod chi^2_m/m * chi^2_dout/dout (mean 1, exact E ln)")

@@ -15,6 +15,7 @@ from deeplinear.papers.duhu2019.analysis import (
     fit_depth_law,
     fraction_converged,
     median_t_eps,
+    narrow_width,
     theorem_bound_curve,
 )
 from deeplinear.plotting import plt
@@ -77,9 +78,10 @@ def plot_narrow(datasets: Mapping[str, xr.Dataset]):
     fig, axes = plt.subplots(1, len(epsilons), figsize=(5 * len(epsilons), 4), constrained_layout=True, squeeze=False)
     rates = []
     for ax, eps in zip(axes[0], epsilons, strict=True):
-        median, censored = best_narrow_median(ds, float(eps))
         for m, color in zip(ds["width"].values, plotting.colors(ds.sizes["width"]), strict=True):
-            L, t, cens = ds["depth"].values, median.sel(width=m).values, censored.sel(width=m).values
+            sub = narrow_width(ds, int(m))
+            median, censored = best_narrow_median(sub, float(eps))
+            L, t, cens = sub["depth"].values, median.isel(width=0).values, censored.isel(width=0).values
             ax.semilogy(L[~cens], t[~cens], "o", color=color, ms=4, label=f"m = {int(m)}: median")
             if cens.any():
                 ax.semilogy(L[cens], t[cens], "^", color=color, mfc="none", ms=6, label=f"m = {int(m)}: > lower bound")

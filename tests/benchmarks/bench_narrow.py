@@ -1,0 +1,82 @@
+"""Benchmark: narrow-net GD (Du & Hu, claim D4) by the batched numpy path against the engine.
+
+Prints member-steps per second on one thread for a full batch of every depth 1..L_max, 32 seeds
+and 10 step-size factors (no early stopping, no compaction, so the batch stays full), for width 1
+(cumulative products) and width 2 (2 x 2 scans), and the engine's rate on the same width-1 nets one
+depth at a time (its Python loop runs L layer products per step).
+
+    python tests/benchmarks/bench_narrow.py [--steps 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+
+from deeplinear import engine
+from deeplinear.papers.duhu2019 import experiments, narrow
+from deeplinear.papers.duhu2019.theory import output_scale, theorem_lr
+from deeplinear.seeding import Streams
+
+P = {"input_dim": 8, "n_samples": 16, "output_dim": 1, "rank": 4, "condition_number": 4.0}
+FACTORS = [0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256]
+
+
+def batch(width: int, max_depth: int, seeds: int, data):
+    nets, alphas, lr = [], [], []
+    for L in range(1, max_depth + 1):
+        for s in range(seeds):
+            ws = experiments.init_weights(L, width, 8, 1, np.random.default_rng([L, s]))
+            for f in FACTORS:
+                nets.append(ws), alphas.append(output_scale(width, L, 1)), lr.append(f * theorem_lr(L, 1, data.lam[0]))
+    return nets, narrow.chains_from_weights(nets, alphas, data), np.asarray(lr)
+
+
+def numpy_rate(width: int, max_depth: int, steps: int, data) -> tuple[float, int]:
+    _, chains, lr = batch(width, max_depth, 32, data)
+    lr = lr * 1e-3  # keep every member finite for the whole timing
+    start = time.perf_counter()
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(steps):
+            _, grads = narrow.loss_and_gradients(chains, data)
+            narrow.step(chains, grads, lr)
+    return chains.U.shape[0] * steps / (time.perf_counter() - start), chains.U.shape[0]
+
+
+def engine_rate(max_depth: int, steps: int, X, Y, data) -> float:
+    reg = engine.Regression(torch.as_tensor(X)[None], torch.as_tensor(Y)[None])
+    members, elapsed = 0, 0.0
+    for L in range(2, max_depth + 1, 6):
+        ws = [
+            torch.as_tensor(np.stack([w] * 32 * len(FACTORS)))
+            for w in experiments.init_weights(L, 1, 8, 1, np.random.default_rng(L))
+        ]
+        start = time.perf_counter()
+        engine.train(ws, reg, 1e-3 * theorem_lr(L, 1, data.lam[0]), steps, log_steps=np.array([0, steps]))
+        elapsed += time.perf_counter() - start
+        members += ws[0].shape[0] * steps
+    return members / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=500)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    X, Y = experiments.make_data(P, Streams(0, "duhu2019"))
+    data = narrow.EigenData.from_data(X, Y, P["rank"])
+    for width, max_depth in ((1, 24), (2, 32)):
+        rate, members = numpy_rate(width, max_depth, args.steps, data)
+        print(f"numpy path, width {width}, L = 1..{max_depth}, {members} members: {rate:,.0f} member-steps/s")
+    print(
+        f"engine, width 1, L = 2..24 one depth at a time: {engine_rate(24, args.steps // 5, X, Y, data):,.0f} member-steps/s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,7 @@ import json
 import re
 
 import matplotlib
+import numpy as np
 import pytest
 import yaml
 
@@ -80,6 +81,19 @@ def test_every_dataset_has_cf_metadata_and_records_its_streams(tiny):
             assert seeds["paper"] == paper.key and seeds["streams"], path
             for stream in seeds["streams"]:
                 assert stream["label"] and stream["seed_indices"] == sorted(set(stream["seed_indices"]))
+
+
+def test_every_training_dataset_flags_each_runs_outcome(tiny):
+    """Every experiment that trains (width or depth scaling) carries a CF ``status`` flag.
+    Before: Chizat et al.'s limit and Sirignano's SGD datasets had none."""
+    paper, datasets, _ = tiny
+    for name, ds in datasets.items():
+        if paper.experiments[name].kind == "prior_sampling":
+            continue
+        assert "status" in ds, f"{paper.key}.{name} has no status flag"
+        codes = set(np.asarray(ds["status"].attrs["flag_values"]).tolist())
+        assert set(np.unique(ds["status"].values).tolist()) <= codes
+        assert len(ds["status"].attrs["flag_meanings"].split()) == len(codes)
 
 
 def test_every_claim_id_is_produced_once(tiny):

@@ -67,6 +67,27 @@ class TrainingResult:
     hit_step: np.ndarray | None = None  # (E, k) first step with loss <= hit_losses[:, j], -1 if never
 
 
+def fixed_horizon_status(loss: np.ndarray, divergence_factor: float = 1e8) -> np.ndarray:
+    """Outcome codes of runs with a fixed horizon from their loss path (..., T): ``diverged`` where
+    a value is not finite or exceeds ``divergence_factor`` times the initial loss (the rule of
+    :func:`train`), else ``capped`` (ran to the horizon)."""
+    loss = np.asarray(loss, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(loss).all(-1) | (loss > divergence_factor * np.abs(loss[..., :1])).any(-1)
+    return np.where(bad, STATUS_CODES[STATUS_DIVERGED], STATUS_CODES[STATUS_CAPPED]).astype(np.int8)
+
+
+def status_attrs(capped_means: str = "ran to the step cap or fixed horizon") -> dict:
+    """CF flag attributes of a ``status`` variable holding :data:`STATUS_CODES`."""
+    return {
+        "long_name": "run outcome",
+        "units": "1",
+        "flag_values": np.array(list(STATUS_CODES.values()), dtype=np.int8),
+        "flag_meanings": STATUS_FLAG_MEANINGS,
+        "comment": f"capped: {capped_means}; diverged: loss not finite or above 1e8 x loss(0)",
+    }
+
+
 def log_spaced_steps(total: int, count: int) -> np.ndarray:
     """About ``count`` integer steps in ``[0, total]``, log-spaced, always containing 0 and ``total``."""
     if total < 0 or count < 2:

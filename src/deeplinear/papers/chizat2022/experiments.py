@@ -268,6 +268,12 @@ def _coordinate_path(state: krylov.ReducedState, data, lr: float, steps: int, ct
     return [torch.stack(r) for r in rec]
 
 
+def _limit_status(beta: np.ndarray, problem: Problem) -> np.int8:
+    """``diverged`` if the limit path's risk is not finite or grows 1e8-fold, else ``capped``."""
+    res = np.einsum("nd,...kd->...nk", problem.X, beta) - problem.Y
+    return engine.fixed_horizon_status(np.sum(res**2, axis=(-2, -1)))[()]
+
+
 def run_limit(ctx: JobContext) -> xr.Dataset:
     r"""The exact infinite-width trajectory :math:`\beta_\infty(t)`, ``t = 0..T``, at the smallest
     truncation margin, and the largest difference to every other margin (claim C1)."""
@@ -288,6 +294,7 @@ def run_limit(ctx: JobContext) -> xr.Dataset:
         "beta_limit": (("step", "out", "in"), beta, _attrs(f"beta_infinity(t), truncation R = T + {margins[0]}")),
         **_trajectory_variables(beta, problem, ("step",), "_limit"),
         **_problem_variables(problem),
+        "status": ((), _limit_status(beta, problem), engine.status_attrs("ran the fixed horizon T")),
         "truncation_difference": (
             (),
             max(diffs) if diffs else np.nan,

@@ -81,9 +81,9 @@ def slope_ratio_to_wide_limit(ds: xr.Dataset) -> xr.DataArray:
 
 def narrow_width(ds: xr.Dataset, width: int) -> xr.Dataset:
     """The narrow dataset of one width, on the depths that width ran (the combined dataset pads
-    the shallower width's grid with NaN)."""
+    the shallower width's grid with ``not_run`` cells)."""
     sub = ds.sel(width=[width])
-    ran = sub["stop_step"].notnull().any(("width", "seed", "lr_factor"))
+    ran = (sub["status"] != STATUS_NOT_RUN).any(("width", "seed", "lr_factor"))
     return sub.sel(depth=ran)
 
 

@@ -349,7 +349,12 @@ def narrow_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     cases = {}
     for width, max_depth in zip(section["widths"], section["max_depths"], strict=True):
         params = {k: v for k, v in section.items() if k not in ("widths", "max_depths")}
-        cases[f"m_{width}"] = {**params, "width": int(width), "max_depth": int(max_depth)}
+        cases[f"m_{width}"] = {
+            **params,
+            "width": int(width),
+            "max_depth": int(max_depth),
+            "grid_depth": int(max(section["max_depths"])),  # every job's dataset spans the same depths
+        }
     return cases
 
 
@@ -422,4 +427,18 @@ def run_narrow(ctx: JobContext) -> xr.Dataset:
     }
     ds = xr.Dataset(variables, coords=coords).expand_dims(width=[m])
     ds.attrs.update(max_steps=p["max_steps"], race_factor=p["race_factor"], steps_run=result.steps_run)
-    return ds
+    return _pad_depths(ds, p.get("grid_depth", p["max_depth"]))
+
+
+def _pad_depths(ds: xr.Dataset, grid_depth: int) -> xr.Dataset:
+    """Extend the depth axis to ``1..grid_depth`` with ``not_run`` cells (status flag, stop step -1,
+    NaN times), so that the widths' jobs combine into one grid with integer flags."""
+    if grid_depth <= int(ds["depth"].max()):
+        return ds
+    fill = {name: np.nan for name in ds.data_vars}
+    fill.update(status=STATUS_NOT_RUN, stop_step=-1)
+    padded = ds.reindex(depth=np.arange(1, grid_depth + 1), fill_value=fill)
+    for name in ("status", "stop_step"):
+        padded[name] = padded[name].astype(ds[name].dtype)
+        padded[name].attrs = ds[name].attrs
+    return padded

@@ -178,19 +178,20 @@ def loss_and_gradients(c: Chains, data: EigenData) -> tuple[np.ndarray, tuple[np
         P = prefix_products_2x2(c.middle)  # P[:, k] = W_{k+2} ... W_2
         S = suffix_products_2x2(c.middle)  # S[:, k] = W_{L-1} ... W_{k+2}
         M = P[:, -1]
-        h = np.einsum("ei,eij->ej", c.last, M)  # a M
-        e = alpha[:, None] * np.einsum("ej,ejr->er", h, c.U) - data.phi
+        a = c.last
+        h = a[:, 0, None] * M[:, 0] + a[:, 1, None] * M[:, 1]  # a M: (E, 2)
+        e = alpha[:, None] * (h[:, 0, None] * c.U[:, 0] + h[:, 1, None] * c.U[:, 1]) - data.phi
         g = data.lam * e
-        q = np.einsum("ejr,er->ej", c.U, g)  # U g: (E, m)
-        left = np.empty_like(c.middle[..., 0])  # a S_{k+1}: (E, K, m)
-        left[:, -1] = c.last
-        left[:, :-1] = np.einsum("ei,ekij->ekj", c.last, S[:, 1:])
-        right = np.empty_like(left)  # P_{k-1} q: (E, K, m)
+        q = (c.U * g[:, None, :]).sum(-1)  # U g: (E, 2)
+        left = np.empty_like(c.middle[..., 0])  # a S_{k+1}: (E, K, 2)
+        left[:, -1] = a
+        left[:, :-1] = a[:, None, 0, None] * S[:, 1:, 0] + a[:, None, 1, None] * S[:, 1:, 1]
+        right = np.empty_like(left)  # P_{k-1} q: (E, K, 2)
         right[:, 0] = q
-        right[:, 1:] = np.einsum("ekij,ej->eki", P[:, :-1], q)
+        right[:, 1:] = P[:, :-1, :, 0] * q[:, None, None, 0] + P[:, :-1, :, 1] * q[:, None, None, 1]
         g_middle = alpha[:, None, None, None] * left[..., :, None] * right[..., None, :]
         g_U = alpha[:, None, None] * h[:, :, None] * g[:, None, :]
-        g_last = alpha[:, None] * (M @ q[..., None])[..., 0]
+        g_last = alpha[:, None] * (M[..., 0] * q[:, None, 0] + M[..., 1] * q[:, None, 1])
     loss = 0.5 * (g * e).sum(1)
     return loss, (g_U, g_middle, g_last)
 

@@ -12,7 +12,7 @@ import xarray as xr
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from deeplinear import prior
+from deeplinear import engine, prior
 from deeplinear.papers.sirignano2022.theory import activation, init_excess_kurtosis, limit_kernels, ode_solution
 from deeplinear.registry import JobContext, one_job_per
 from deeplinear.seeding import Streams
@@ -131,12 +131,14 @@ def run_sgd(ctx: JobContext) -> xr.Dataset:
     A, sigma_g = limit_kernels(X_np, p["lr"], act)
     paired = ode_solution(A, y_np, h[0], times)  # (T, S, M)
     dims = ("width", "log_point", "seed", "train")
+    loss = 0.5 * np.mean((h - y_np) ** 2, axis=-1)  # (T, S)
     variables = {
+        "status": (("width", "seed"), engine.fixed_horizon_status(loss.T)[None], engine.status_attrs("ran ⌊TN⌋ steps")),
         "h": (dims, h[None], _attrs("network output h^N_t(x_j) on the training set")),
         "h_ode": (dims, paired[None], _attrs("random ODE solution from the run's own h^N_0")),
         "loss": (
             ("width", "log_point", "seed"),
-            0.5 * np.mean((h - y_np) ** 2, axis=-1)[None],
+            loss[None],
             _attrs("training loss (1/2M) sum_j (h_t(x_j) - y_j)^2"),
         ),
         "c_movement": (

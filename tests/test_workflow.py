@@ -18,7 +18,8 @@ EXPERIMENTS = {
     ("width_scaling", "chizat2022", "finite_width"): 1,
     ("width_scaling", "chizat2022", "brute_force"): 2,
     ("width_scaling", "chizat2022", "limit"): 1,
-    ("depth_scaling", "duhu2019", "phase_diagram"): 4,
+    ("depth_scaling", "duhu2019", "phase_diagram"): 8,  # 4 depths x 2 width bands
+    ("depth_scaling", "duhu2019", "narrow"): 2,
     ("width_scaling", "sirignano2022", "sgd"): 3,
     ("prior_sampling", "sirignano2022", "init_law"): 1,
     ("prior_sampling", "duhu2019", "init_statistics"): 2,
@@ -30,7 +31,7 @@ EXPERIMENTS = {
 }
 FIGURES = {
     "chizat2022": ("limit_distance", "risk", "min_norm", "words"),
-    "duhu2019": ("phase_diagram", "critical_width", "narrow", "loss_curves", "gram"),
+    "duhu2019": ("phase_diagram", "critical_width", "narrow", "wide_rate", "loss_curves", "gram"),
     "sirignano2022": ("ode_distance", "law", "movement", "loss"),
     "min2021": ("imbalance", "implicit_bias"),
     "bassetti2024": ("histograms", "kurtosis", "joint", "log_r"),

@@ -25,12 +25,6 @@ def median_t_eps(ds: xr.Dataset, lr_factor: float = 1.0) -> xr.DataArray:
     return _censored_median_over_seeds(ds["t_eps"].sel(lr_factor=lr_factor))
 
 
-def best_median_t_eps(ds: xr.Dataset) -> xr.DataArray:
-    """The smallest median ``T_ε`` over the step-size multipliers that ran (for narrow nets)."""
-    ran = (ds["status"] != STATUS_NOT_RUN).all("seed")
-    return _censored_median_over_seeds(ds["t_eps"]).where(ran).min("lr_factor")
-
-
 def fraction_converged(ds: xr.Dataset, lr_factor: float = 1.0) -> xr.DataArray:
     return (ds["status"].sel(lr_factor=lr_factor) == engine.STATUS_CODES[engine.STATUS_CONVERGED]).mean("seed")
 

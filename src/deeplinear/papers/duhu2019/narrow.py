@@ -79,28 +79,29 @@ def _slice(A: tuple, s: slice) -> tuple:
     return tuple(c[:, s] for c in A)
 
 
-def prefix_products_2x2(W: np.ndarray) -> np.ndarray:
-    """Inclusive prefix products ``P[:, k] = W[:, k] @ ... @ W[:, 0]`` of ``W`` (E, K, 2, 2)."""
-    P = [W[..., 0, 0].copy(), W[..., 0, 1].copy(), W[..., 1, 0].copy(), W[..., 1, 1].copy()]
+def _scan_2x2(W: np.ndarray, suffix: bool) -> np.ndarray:
+    """Hillis-Steele scan of ``W`` (E, K, 2, 2): each round multiplies every entry by the one
+    ``offset`` layers below it (the later layer on the left), writing into the upper entries for
+    prefix products and the lower ones for suffix products."""
+    out = [W[..., 0, 0].copy(), W[..., 0, 1].copy(), W[..., 1, 0].copy(), W[..., 1, 1].copy()]
     offset, K = 1, W.shape[1]
     while offset < K:
-        new = _mm2(_slice(P, slice(offset, None)), _slice(P, slice(None, K - offset)))
-        for c, v in zip(P, new, strict=True):
-            c[:, offset:] = v
+        new = _mm2(_slice(out, slice(offset, None)), _slice(out, slice(None, K - offset)))
+        target = slice(None, K - offset) if suffix else slice(offset, None)
+        for c, v in zip(out, new, strict=True):
+            c[:, target] = v
         offset *= 2
-    return np.stack(P, axis=-1).reshape(*W.shape)
+    return np.stack(out, axis=-1).reshape(*W.shape)
+
+
+def prefix_products_2x2(W: np.ndarray) -> np.ndarray:
+    """Inclusive prefix products ``P[:, k] = W[:, k] @ ... @ W[:, 0]`` of ``W`` (E, K, 2, 2)."""
+    return _scan_2x2(W, suffix=False)
 
 
 def suffix_products_2x2(W: np.ndarray) -> np.ndarray:
     """Inclusive suffix products ``S[:, k] = W[:, K-1] @ ... @ W[:, k]`` of ``W`` (E, K, 2, 2)."""
-    S = [W[..., 0, 0].copy(), W[..., 0, 1].copy(), W[..., 1, 0].copy(), W[..., 1, 1].copy()]
-    offset, K = 1, W.shape[1]
-    while offset < K:
-        new = _mm2(_slice(S, slice(offset, None)), _slice(S, slice(None, K - offset)))
-        for c, v in zip(S, new, strict=True):
-            c[:, : K - offset] = v
-        offset *= 2
-    return np.stack(S, axis=-1).reshape(*W.shape)
+    return _scan_2x2(W, suffix=True)
 
 
 # ---- the batch ---------------------------------------------------------------------------------

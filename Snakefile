@@ -37,11 +37,13 @@ include: "workflow/rules/prior_sampling.smk"
 include: "workflow/rules/combine.smk"
 include: "workflow/rules/claims.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
         "results/claims.csv",
+        REPORT_HTML,
         all_figure_files(),
         all_experiment_files(),

@@ -126,3 +126,50 @@ def test_every_figure_renders_with_labelled_axes(tiny):
             assert any(ax.get_title() for ax in panels) or fig._suptitle, f"{paper.key}.{name}: no title"
         finally:
             plt.close(fig)
+
+
+def _with_one_diverged_run(ds):
+    """``ds`` with its first run flagged diverged and its float values there set to 1e12."""
+    from deeplinear.engine import STATUS_CODES, STATUS_DIVERGED
+
+    ds = ds.copy(deep=True)
+    first = {dim: 0 for dim in ds["status"].dims}
+    ds["status"][first] = STATUS_CODES[STATUS_DIVERGED]
+    for name, var in ds.data_vars.items():
+        if name != "status" and var.dtype.kind == "f" and set(first) <= set(var.dims):
+            var[first] = 1e12
+    return ds
+
+
+def _plotted_values(fig) -> list[np.ndarray]:
+    values = []
+    for ax in fig.axes:
+        values += [np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()]
+        values += [np.asarray(c.get_offsets(), dtype=float) for c in ax.collections if hasattr(c, "get_offsets")]
+        values += [np.asarray(im.get_array(), dtype=float) for im in ax.get_images()]
+    return values
+
+
+def test_every_figure_leaves_out_diverged_runs_and_says_so(tiny):
+    """A run flagged diverged (values 1e12) is not drawn as data; the figure says it was left out."""
+    import matplotlib.pyplot as plt
+
+    from deeplinear.engine import STATUS_CODES, STATUS_DIVERGED
+
+    paper, datasets, _ = tiny
+    flagged = {name for name, ds in datasets.items() if "status" in ds}
+    for name, spec in paper.figures.items():
+        touched = flagged & set(spec.experiments)
+        if not touched:
+            continue
+        inputs = {e: _with_one_diverged_run(datasets[e]) if e in touched else datasets[e] for e in spec.experiments}
+        fig = jobs.draw_figure(paper.key, name, inputs)
+        try:
+            texts = " ".join(t.get_text() for t in fig.texts)
+            n_diverged = sum(int((inputs[e]["status"] == STATUS_CODES[STATUS_DIVERGED]).sum()) for e in touched)
+            assert f"{n_diverged} diverged run" in texts, f"{paper.key}.{name}: {texts!r}"
+            for values in _plotted_values(fig):
+                finite = values[np.isfinite(values)]
+                assert not (np.abs(finite) >= 1e11).any(), f"{paper.key}.{name} draws a diverged run"
+        finally:
+            plt.close(fig)

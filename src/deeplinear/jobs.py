@@ -137,9 +137,23 @@ def make_figure(paper_key: str, figure: str, inputs: Mapping[str, str | Path], o
         raise KeyError(f"paper {paper_key!r} has no figure {figure!r}; it has {sorted(paper.figures)}")
     from deeplinear import plotting  # matplotlib only in figure jobs
 
-    spec = paper.figures[figure]
-    datasets = {name: dataset.read_dataset(inputs[name]) for name in spec.experiments}
-    plotting.save_figure(spec.plot(datasets), outputs)
+    datasets = {name: dataset.read_dataset(inputs[name]) for name in paper.figures[figure].experiments}
+    plotting.save_figure(draw_figure(paper_key, figure, datasets), outputs)
+
+
+def draw_figure(paper_key: str, figure: str, datasets: Mapping[str, Any]):
+    """One registered figure from its combined datasets (``experiment -> Dataset``), diverged runs
+    left out and counted under the figure (:func:`deeplinear.plotting.leave_out_diverged`)."""
+    from deeplinear import plotting  # matplotlib only in figure jobs
+
+    cleaned, n_diverged = {}, 0
+    for name, ds in datasets.items():
+        cleaned[name], n = plotting.leave_out_diverged(ds)
+        n_diverged += n
+    fig = registry.paper(paper_key).figures[figure].plot(cleaned)
+    if n_diverged:
+        plotting.note_left_out(fig, n_diverged)
+    return fig
 
 
 def params_json(job: Job) -> str:

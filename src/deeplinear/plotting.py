@@ -47,6 +47,42 @@ def save_figure(fig, paths: list[str | Path]) -> None:
     plt.close(fig)
 
 
+def leave_out_diverged(ds):
+    """``(ds', n)``: ``ds`` with every float variable that spans the dims of its ``status`` flag set
+    to NaN where the run diverged, and the number ``n`` of diverged runs.
+
+    Figures draw ``ds'``, so a diverged run (loss not finite or above 1e8 x loss(0), see
+    :func:`deeplinear.engine.status_attrs`) never appears as data; :func:`note_left_out` says so on
+    the figure. A dataset without a status flag, or without a diverged run, is returned as is.
+    """
+    from deeplinear.engine import STATUS_CODES, STATUS_DIVERGED
+
+    if "status" not in ds:
+        return ds, 0
+    diverged = ds["status"] == STATUS_CODES[STATUS_DIVERGED]
+    n = int(diverged.sum())
+    if n == 0:
+        return ds, 0
+    out = ds.copy()
+    for name, var in ds.data_vars.items():
+        if name != "status" and var.dtype.kind == "f" and set(diverged.dims) <= set(var.dims):
+            out[name] = var.where(~diverged)
+    return out, n
+
+
+def note_left_out(fig, n_diverged: int) -> None:
+    """A red line under the figure: how many diverged runs were left out of it."""
+    fig.text(
+        0.5,
+        -0.02,
+        f"{n_diverged} diverged run{'s' if n_diverged != 1 else ''} (loss not finite or > 1e8 x loss(0)): "
+        "values left out of this figure",
+        ha="center",
+        va="top",
+        color="C3",
+    )
+
+
 def label_log_ticks(ax, values, axis: str = "x") -> None:
     """Label a log axis at exactly ``values`` (e.g. the widths of a scan) in plain numbers."""
     from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter

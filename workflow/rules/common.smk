@@ -20,6 +20,7 @@ EXPERIMENT_NC = "results/{kind}/{paper}/{experiment}.nc"
 CLAIMS_JSON = "results/claims/{paper}.json"
 FIGURE_FILE = "figures/{paper}/{figure}.{ext}"
 FIGURE_EXTS = ("pdf", "png")
+REPORT_HTML = "results/report.html"
 
 # Experiment jobs ask for a GPU only when the config says device: cuda (on SLURM: --gpus=1).
 GPUS_PER_JOB = 1 if config["device"] == "cuda" else 0
@@ -96,6 +97,11 @@ def all_experiment_files():
         for paper in PAPERS
         for path in experiment_files(paper, registry.paper(paper).experiments).values()
     ]
+
+
+def all_figure_pngs():
+    """The PNG of every figure of the config's papers (what the report page embeds)."""
+    return [path for path in all_figure_files() if path.endswith(".png")]
 
 
 def all_figure_files():

@@ -43,10 +43,14 @@ def seed_mean_and_se(values: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
 
 def limit_convergence_fit(lim: xr.Dataset) -> dict[str, float]:
     """Log-linear fit of :math:`\\lVert\\beta_\\infty(t) - C\\Sigma^+\\rVert` against the step,
-    over the steps before it falls below ``1e-10`` of its initial value (the float64 floor)."""
+    over the steps before it falls below ``1e-10`` of its initial value (the float64 floor).
+    All NaN (steps -1) when the distance is not finite (a limit run that diverged)."""
     dist = lim["distance_to_min_norm_limit"].values
     steps = lim["step"].values
     keep = dist > 1e-10 * dist[0]
+    if keep.sum() < 2:
+        nan = float("nan")
+        return {"rate": nan, "intercept": nan, "r_squared": nan, "first": -1, "last": -1, "final": float(dist[-1])}
     fit = fit_line(steps[keep], np.log(dist[keep]))
     return {
         "rate": fit.slope,

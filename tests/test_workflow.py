@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import json
 import shutil
 
@@ -87,6 +88,7 @@ def test_rerun_from_scratch_gives_identical_data(smoke_run, tmp_path):
     assert (smoke_run / "figures/min2021/imbalance.png").read_bytes() == (
         tmp_path / "figures/min2021/imbalance.png"
     ).read_bytes()
+    assert (smoke_run / "results/report.html").read_bytes() == (tmp_path / "results/report.html").read_bytes()
 
 
 def test_named_figure_target_rebuilds_only_that_figure(smoke_run, tmp_path):
@@ -115,7 +117,23 @@ def test_changed_param_reruns_only_affected_jobs(smoke_run, tmp_path):
     assert line.split()[-1] == "1", table
 
 
-def test_report_has_a_caption_per_figure(smoke_run):
+def test_report_page_opens_with_the_claims_table_and_captions_each_figure_once(smoke_run):
+    page = (smoke_run / "results/report.html").read_text()
+    assert "<script" not in page  # static: readable without JavaScript
+    assert page.index('<table id="claims">') < page.index("<figure")
+    rows = list(csv.DictReader((smoke_run / "results/claims.csv").open()))
+    table = page[page.index('<table id="claims">') : page.index("</table>")]
+    assert table.count("<tr class=") == len(rows)
+    for row in rows:
+        assert f'id="claim-{row["id"]}"' in table
+    for paper, figures in FIGURES.items():
+        for figure in figures:
+            caption = registry.paper(paper).figures[figure].caption
+            assert page.count(f'<figure id="figure-{paper}-{figure}">') == 1
+            assert page.count(html.escape(caption)) == 1, (paper, figure)
+
+
+def test_snakemake_report_has_a_caption_per_figure(smoke_run):
     result = run_snakemake(smoke_run, "--report", "report.html")
     assert result.returncode == 0, result.stderr[-3000:]
     html = (smoke_run / "report.html").read_text()
@@ -129,3 +147,22 @@ def test_a_lost_combined_dataset_is_rebuilt(smoke_run, tmp_path):
     dry = run_snakemake(tmp_path / "w", "-n", "--cores", "1")
     assert dry.returncode == 0, dry.stderr[-3000:]
     assert "combine_experiment" in dry.stdout and "results/width_scaling/min2021/imbalance.nc" in dry.stdout
+
+
+def test_publish_copies_a_papers_claims_figures_config_and_costs(smoke_run, tmp_path):
+    from conftest import smoke_config
+    from deeplinear import publish
+
+    out = tmp_path / "published"
+    publish.publish(["min2021"], smoke_config(), smoke_run / "results", smoke_run / "figures", out, "snakemake -c2")
+    rows = [r for r in csv.DictReader((smoke_run / "results/claims.csv").open()) if r["paper"] == "min2021"]
+    assert list(csv.DictReader((out / "min2021/claims.csv").open())) == rows
+    for figure in FIGURES["min2021"]:
+        assert (out / f"min2021/{figure}.png").read_bytes() == (
+            smoke_run / f"figures/min2021/{figure}.png"
+        ).read_bytes()
+    run = (out / "min2021/RUN.md").read_text()
+    commit = dataset.read_dataset(smoke_run / "results/width_scaling/min2021/imbalance.nc").attrs["git_commit"]
+    assert commit in run and "| width_scaling/implicit_bias_brute/h_32 |" in run
+    index = (out / "README.md").read_text()
+    assert all(f"| {r['id']} |" in index for r in rows) and "duhu2019" not in index

@@ -4,6 +4,8 @@
     python -m deeplinear run min2021 implicit_bias h_200 -o out.nc
     python -m deeplinear figure min2021 implicit_bias -i implicit_bias=out.nc -o fig.pdf
     python -m deeplinear claims min2021 -i imbalance=a.nc -i implicit_bias=b.nc -o claims.json
+    python -m deeplinear estimate --set scale=paper  # expected CPU time and memory, per rule
+    python -m deeplinear calibrate results          # refit the cost model on a finished run
 
 ``--set key.path=value`` overrides config values (YAML syntax), e.g. ``--set scale=paper``.
 """
@@ -62,9 +64,31 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--config", default="config.yaml", help="config file (default: config.yaml)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    # the config options are accepted after the command too (`estimate --set scale=paper`)
+    config_opts = argparse.ArgumentParser(add_help=False)
+    config_opts.add_argument("--config", dest="config_after", default=None, help=argparse.SUPPRESS)
+    config_opts.add_argument("--set", dest="set_after", action="append", default=[], help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("jobs", help="list the jobs of the config")
-    run = sub.add_parser("run", help="run one experiment job")
+    sub.add_parser("jobs", help="list the jobs of the config", parents=[config_opts])
+    est = sub.add_parser(
+        "estimate", help="expected CPU time and peak memory per rule, from the cost model", parents=[config_opts]
+    )
+    est.add_argument("--cores", type=int, default=2, help="cores for the wall-time estimate (default 2)")
+    est.add_argument("--calibration", default=None, help="cost calibration file (default: the packaged one)")
+    cal = sub.add_parser("calibrate", help="fit the cost model to the benchmark files of finished runs")
+    cal.add_argument("results", nargs="+", help="results directories of finished runs")
+    cal.add_argument("-o", "--output", default=None, help="calibration file (default: the packaged one)")
+    pub = sub.add_parser(
+        "publish",
+        help="copy a finished run's claims, figures and config into a committed record",
+        parents=[config_opts],
+    )
+    pub.add_argument("papers", nargs="+")
+    pub.add_argument("--results", default="results")
+    pub.add_argument("--figures", default="figures")
+    pub.add_argument("--command", dest="run_command", default="snakemake --cores 2", help="the command that ran")
+    pub.add_argument("-o", "--output", required=True)
+    run = sub.add_parser("run", help="run one experiment job", parents=[config_opts])
     run.add_argument("paper")
     run.add_argument("experiment")
     run.add_argument("case")
@@ -92,8 +116,30 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{c.id:18s} {'PASS' if c.passed else 'FAIL'}  measured={c.measured}  predicted={c.predicted}")
         elif args.command == "combine":
             jobs.combine(args.inputs, args.output)
+        elif args.command == "calibrate":
+            from deeplinear import cost
+
+            path = cost.write_calibration(cost.calibrate(args.results), args.output or cost.CALIBRATION_FILE)
+            print(f"wrote {path}")
+        elif args.command == "publish":
+            from deeplinear import publish
+
+            config = load_config(args.config_after or args.config, args.set + args.set_after)
+            for folder in publish.publish(
+                args.papers, config, args.results, args.figures, args.output, args.run_command
+            ):
+                print(f"wrote {folder}")
+        elif args.command == "estimate":
+            from deeplinear import cost
+
+            calibration = cost.read_calibration(args.calibration or cost.CALIBRATION_FILE)
+            config = load_config(args.config_after or args.config, args.set + args.set_after)
+            estimates = cost.estimate_jobs(config, calibration)
+            print(f"config: {args.config_after or args.config}, scale {config['scale']}, papers {config['papers']}")
+            print(cost.format_estimate(estimates, calibration, args.cores))
         else:
-            table = jobs.job_table(load_config(args.config, args.set))
+            config_file = getattr(args, "config_after", None) or args.config
+            table = jobs.job_table(load_config(config_file, args.set + getattr(args, "set_after", [])))
             if args.command == "jobs":
                 for (paper, experiment, case), job in table.items():
                     print(f"{job.kind}/{paper}/{experiment}/{case}")

@@ -57,6 +57,15 @@ class JobContext:
 
 
 @dataclass(frozen=True)
+class JobCost:
+    """What a job costs before calibration: ``work`` in arbitrary units proportional to its
+    arithmetic (e.g. runs x steps x m^2 x L), ``memory_bytes`` the size of its largest arrays."""
+
+    work: float
+    memory_bytes: float
+
+
+@dataclass(frozen=True)
 class Experiment:
     """An experiment: its kind, how config expands to jobs, and the job runner.
 
@@ -72,6 +81,9 @@ class Experiment:
     #: The key of the paper's config block this experiment reads (default: its own name).
     #: Two experiments may share one block, e.g. a finite-width run and its exact limit.
     config_section: str = ""
+    #: ``cost(params) -> JobCost``: a job's work and array memory, the cost model's inputs
+    #: (:mod:`deeplinear.cost` calibrates seconds per work unit on benchmark files).
+    cost: Callable[[Mapping[str, Any]], JobCost] | None = None
 
     @property
     def section_key(self) -> str:

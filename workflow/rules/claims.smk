@@ -9,6 +9,8 @@ rule paper_claims:
         CLAIMS_JSON,
     log:
         "results/logs/claims/{paper}.log",
+    benchmark:
+        "results/benchmarks/claims/{paper}.tsv"
     localrule: True
     conda:
         "../../environment.yml"
@@ -28,6 +30,8 @@ rule claims_table:
         ),
     log:
         "results/logs/claims/claims_table.log",
+    benchmark:
+        "results/benchmarks/claims/claims_table.tsv"
     localrule: True
     conda:
         "../../environment.yml"

@@ -15,6 +15,8 @@ rule figure:
         ),
     log:
         "results/logs/figures/{paper}/{figure}.log",
+    benchmark:
+        "results/benchmarks/figures/{paper}/{figure}.tsv"
     localrule: True
     conda:
         "../../environment.yml"

@@ -22,7 +22,13 @@ from pathlib import Path
 
 from deeplinear.papers.bassetti2024.about import KEY, REFERENCE
 from deeplinear.papers.bassetti2024.claims import CLAIMS
-from deeplinear.papers.bassetti2024.experiments import per_width_cases, run_brute_force, run_proportional
+from deeplinear.papers.bassetti2024.experiments import (
+    brute_force_cost,
+    per_width_cases,
+    proportional_cost,
+    run_brute_force,
+    run_proportional,
+)
 from deeplinear.papers.bassetti2024.figures import CAPTIONS, plot_histograms, plot_joint, plot_kurtosis, plot_log_r
 from deeplinear.registry import Experiment, FigureSpec, Paper
 
@@ -37,6 +43,7 @@ PAPER = Paper(
             per_width_cases("proportional"),
             run_proportional,
             "exact Bartlett sampler over widths N and ratios a = L/N",
+            cost=proportional_cost,
         ),
         "brute_force": Experiment(
             "brute_force",
@@ -44,6 +51,7 @@ PAPER = Paper(
             per_width_cases("brute_force"),
             run_brute_force,
             "real networks against the exact sampler",
+            cost=brute_force_cost,
         ),
     },
     figures={

@@ -18,7 +18,7 @@ from deeplinear.papers.bassetti2024.theory import (
     kurtosis_standard_error,
     limit_cdf,
 )
-from deeplinear.registry import JobContext, one_job_per
+from deeplinear.registry import JobContext, JobCost, one_job_per
 from deeplinear.seeding import Streams
 
 N_BATCHES = 50  # standard errors are batch-means errors over this many batches
@@ -241,3 +241,23 @@ def _assemble(rows: list[dict], p: Mapping[str, Any], K: np.ndarray, extra_dims:
     ds["kernel"] = (("in_a", "in_b"), K, _attrs("input kernel K = X^T X / N_0"))
     ds.attrs.update(outputs=p["outputs"], weight_variance=p["weight_variance"], n_samples=p["n_samples"])
     return ds
+
+
+# ---- cost model inputs (see deeplinear.cost) ---------------------------------------------------
+
+
+def _depths(p: Mapping[str, Any]) -> list[int]:
+    return [max(1, round(a * p["width"])) if a > 0 else p["depth_at_zero"] for a in p["ratios"]]
+
+
+def proportional_cost(p: Mapping[str, Any]) -> JobCost:
+    """The Bartlett sampler: a D x D Wishart factor per sample and layer, flat in N."""
+    work = p["n_samples"] * sum(_depths(p)) * p["outputs"] ** 2
+    return JobCost(work=work, memory_bytes=8 * 4 * p["n_samples"] * p["outputs"] ** 2)
+
+
+def brute_force_cost(p: Mapping[str, Any]) -> JobCost:
+    """Real networks: L layers of N x N Gaussian matrices applied to the P inputs per sample."""
+    n = p["width"]
+    work = p["n_samples"] * sum(_depths(p)) * n * n * p["n_inputs"]
+    return JobCost(work=work, memory_bytes=8 * 2 * p["n_samples"] * n * p["n_inputs"])

@@ -43,8 +43,11 @@ from deeplinear.papers.chizat2022.about import KEY, REFERENCE
 from deeplinear.papers.chizat2022.claims import CLAIMS
 from deeplinear.papers.chizat2022.experiments import (
     brute_force_cases,
+    brute_force_cost,
     finite_width_cases,
+    finite_width_cost,
     limit_cases,
+    limit_cost,
     run_brute_force,
     run_finite_width,
     run_limit,
@@ -64,6 +67,7 @@ PAPER = Paper(
             run_finite_width,
             "GD of the three-layer network at finite width by the exact Krylov sampler",
             config_section="gd",
+            cost=finite_width_cost,
         ),
         "brute_force": Experiment(
             "brute_force",
@@ -72,6 +76,7 @@ PAPER = Paper(
             run_brute_force,
             "GD of the three-layer network with every m x m matrix in memory (the cross-check)",
             config_section="gd",
+            cost=brute_force_cost,
         ),
         "limit": Experiment(
             "limit",
@@ -80,6 +85,7 @@ PAPER = Paper(
             run_limit,
             "the exact infinite-width GD trajectory",
             config_section="gd",
+            cost=limit_cost,
         ),
     },
     figures={

@@ -22,7 +22,7 @@ from deeplinear.papers.chizat2022.theory import (
     truncated_limit_trajectory,
     word_gram_deviation,
 )
-from deeplinear.registry import JobContext, one_job_per
+from deeplinear.registry import JobContext, JobCost, one_job_per
 from deeplinear.seeding import Streams
 
 
@@ -317,3 +317,23 @@ def run_limit(ctx: JobContext) -> xr.Dataset:
     ds["step"].attrs.update(_attrs("GD step", "step"))
     ds.attrs["truncation_margins"] = np.asarray(margins)
     return ds
+
+
+# ---- cost model inputs (see deeplinear.cost) ---------------------------------------------------
+
+
+def finite_width_cost(p: Mapping[str, Any]) -> JobCost:
+    """Exact sampler: a Krylov basis of ~T vectors per (seed, width), flat in m."""
+    runs = p["n_seeds"] * len(p["widths"])
+    return JobCost(work=runs * p["steps"] ** 2, memory_bytes=8 * p["n_seeds"] * p["steps"] ** 2)
+
+
+def brute_force_cost(p: Mapping[str, Any]) -> JobCost:
+    """Brute force: T steps of m x m matrix products per seed."""
+    m = p["width"]
+    return JobCost(work=p["n_seeds"] * p["steps"] * m**2 * p["input_dim"], memory_bytes=8 * 3 * p["n_seeds"] * m**2)
+
+
+def limit_cost(p: Mapping[str, Any]) -> JobCost:
+    """The m = infinity limit: a truncated word expansion, about T^3."""
+    return JobCost(work=p["steps"] ** 3, memory_bytes=8 * p["steps"] ** 2)

@@ -37,8 +37,11 @@ from deeplinear.papers.duhu2019.about import KEY, REFERENCE
 from deeplinear.papers.duhu2019.claims import CLAIMS
 from deeplinear.papers.duhu2019.experiments import (
     init_statistics_cases,
+    init_statistics_cost,
     narrow_cases,
+    narrow_cost,
     phase_diagram_cases,
+    phase_diagram_cost,
     run_init_statistics,
     run_narrow,
     run_phase_diagram,
@@ -65,6 +68,7 @@ PAPER = Paper(
             phase_diagram_cases,
             run_phase_diagram,
             "T_eps over depth and width at the theorem's step",
+            cost=phase_diagram_cost,
         ),
         "init_statistics": Experiment(
             "init_statistics",
@@ -72,6 +76,7 @@ PAPER = Paper(
             init_statistics_cases,
             run_init_statistics,
             "output statistics of real networks at initialisation",
+            cost=init_statistics_cost,
         ),
         "narrow": Experiment(
             "narrow",
@@ -79,6 +84,7 @@ PAPER = Paper(
             narrow_cases,
             run_narrow,
             "narrow nets (widths 1, 2) at every depth, long runs over a step-size grid",
+            cost=narrow_cost,
         ),
     },
     figures={

@@ -19,7 +19,7 @@ from deeplinear.papers.duhu2019.theory import (
     output_scale,
     theorem_lr,
 )
-from deeplinear.registry import JobContext, one_job_per
+from deeplinear.registry import JobContext, JobCost, one_job_per
 from deeplinear.seeding import Streams
 
 STATUS_NOT_RUN = -1  # a (width, lr_factor) cell outside the narrow-net step-size grid
@@ -442,3 +442,34 @@ def _pad_depths(ds: xr.Dataset, grid_depth: int) -> xr.Dataset:
         padded[name] = padded[name].astype(ds[name].dtype)
         padded[name].attrs = ds[name].attrs
     return padded
+
+
+# ---- cost model inputs (see deeplinear.cost) ---------------------------------------------------
+
+
+def phase_diagram_cost(p: Mapping[str, Any]) -> JobCost:
+    """GD on L layers of width m per run; narrow cells (m < L) run to the cap, wide ones about a
+    tenth of it (to ``late_epsilon``)."""
+    L, runs = p["depth"], p["n_seeds"] * len(p["lr_factors"])
+    work = sum(
+        runs * (p["max_steps"] if m < L else p["max_steps"] / 10) * L * (m * m + m * p["input_dim"])
+        for m in p["widths"]
+    )
+    memory = 8 * 4 * sum(runs * L * m * m for m in p["widths"])
+    return JobCost(work=work, memory_bytes=memory)
+
+
+def init_statistics_cost(p: Mapping[str, Any]) -> JobCost:
+    """``n_samples`` real networks of depth L per width."""
+    work = sum(p["n_samples"] * p["depth"] * m * m for m in p["widths"])
+    return JobCost(work=work, memory_bytes=8 * 2 * p["n_samples"] * max(p["widths"]) ** 2)
+
+
+def narrow_cost(p: Mapping[str, Any]) -> JobCost:
+    """All depths to ``max_depth`` in one batch of seeds x factors; a chain scan costs L m^3 and the
+    racing rule keeps the number of steps roughly in proportion to the depth."""
+    members = p["n_seeds"] * len(p["lr_factors"]) * p["max_depth"]
+    return JobCost(
+        work=members * p["max_depth"] ** 2 * p["width"] ** 3,
+        memory_bytes=8 * members * p["grid_depth"] * p["width"] ** 2 * 4,
+    )

@@ -29,8 +29,11 @@ from deeplinear.papers.min2021.about import KEY, REFERENCE
 from deeplinear.papers.min2021.claims import CLAIMS
 from deeplinear.papers.min2021.experiments import (
     imbalance_cases,
+    imbalance_cost,
     implicit_bias_brute_cases,
+    implicit_bias_brute_cost,
     implicit_bias_cases,
+    implicit_bias_cost,
     run_imbalance,
     run_implicit_bias,
     run_implicit_bias_brute,
@@ -54,6 +57,7 @@ PAPER = Paper(
             imbalance_cases,
             run_imbalance,
             "four initialisations against the Theorem 1 bound",
+            cost=imbalance_cost,
         ),
         "implicit_bias": Experiment(
             "implicit_bias",
@@ -61,6 +65,7 @@ PAPER = Paper(
             implicit_bias_cases,
             run_implicit_bias,
             "distance to the min-norm solution against width, exact two-layer reduction",
+            cost=implicit_bias_cost,
         ),
         "implicit_bias_brute": Experiment(
             "implicit_bias_brute",
@@ -69,6 +74,7 @@ PAPER = Paper(
             run_implicit_bias_brute,
             "distance to the min-norm solution against width, brute force (the cross-check)",
             config_section="implicit_bias",
+            cost=implicit_bias_brute_cost,
         ),
     },
     figures={

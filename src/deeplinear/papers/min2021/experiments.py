@@ -20,7 +20,7 @@ from deeplinear.papers.min2021.theory import (
     theorem1_bound,
     v2_rate_bound,
 )
-from deeplinear.registry import JobContext, one_job_per
+from deeplinear.registry import JobContext, JobCost, one_job_per
 
 # ---- shared pieces of both experiments ------------------------------------------------------------
 
@@ -466,3 +466,28 @@ def run_implicit_bias_brute(ctx: JobContext) -> xr.Dataset:
         step=("log_point", ds["step"].values[0], ds["step"].attrs),
         time=("log_point", ds["time"].values[0], ds["time"].attrs),
     )
+
+
+# ---- cost model inputs (see deeplinear.cost) ---------------------------------------------------
+
+
+def imbalance_cost(p: Mapping[str, Any]) -> JobCost:
+    """t / eta steps of a width-h two-layer net for each init and seed."""
+    steps = p["time"] / (p["lr"] * p["lr_factor"])
+    runs = (len(p["inits"]) + 1) * p["n_seeds"]
+    size = p["width"] * (p["input_dim"] + p["n_samples"] + p["output_dim"])
+    return JobCost(work=runs * steps * size, memory_bytes=8 * 4 * runs * size)
+
+
+def implicit_bias_cost(p: Mapping[str, Any]) -> JobCost:
+    """The exact reduction: n x n-sized state per (seed, alpha, width), up to ``max_steps``."""
+    runs = p["n_seeds"] * len(p["alphas"]) * len(p["widths"])
+    n = p["n_samples"]
+    return JobCost(work=runs * p["max_steps"] * n * n, memory_bytes=8 * 4 * runs * n * p["input_dim"])
+
+
+def implicit_bias_brute_cost(p: Mapping[str, Any]) -> JobCost:
+    """Brute force: width-h two-layer nets, up to ``max_steps`` steps."""
+    runs = p["n_seeds"] * len(p["alphas"])
+    size = p["width"] * (p["input_dim"] + p["n_samples"])
+    return JobCost(work=runs * p["max_steps"] * size, memory_bytes=8 * 4 * runs * size)

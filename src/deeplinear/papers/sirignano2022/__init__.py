@@ -32,7 +32,14 @@ from pathlib import Path
 
 from deeplinear.papers.sirignano2022.about import KEY, REFERENCE
 from deeplinear.papers.sirignano2022.claims import CLAIMS
-from deeplinear.papers.sirignano2022.experiments import init_law_cases, run_init_law, run_sgd, sgd_cases
+from deeplinear.papers.sirignano2022.experiments import (
+    init_law_cases,
+    init_law_cost,
+    run_init_law,
+    run_sgd,
+    sgd_cases,
+    sgd_cost,
+)
 from deeplinear.papers.sirignano2022.figures import CAPTIONS, plot_law, plot_loss, plot_movement, plot_ode_distance
 from deeplinear.registry import Experiment, FigureSpec, Paper
 
@@ -41,8 +48,12 @@ PAPER = Paper(
     title="Sirignano & Spiliopoulos (2022)",
     reference=REFERENCE,
     experiments={
-        "sgd": Experiment("sgd", "width_scaling", sgd_cases, run_sgd, "batch-one SGD against the random ODE"),
-        "init_law": Experiment("init_law", "prior_sampling", init_law_cases, run_init_law, "the law of g^N_0"),
+        "sgd": Experiment(
+            "sgd", "width_scaling", sgd_cases, run_sgd, "batch-one SGD against the random ODE", cost=sgd_cost
+        ),
+        "init_law": Experiment(
+            "init_law", "prior_sampling", init_law_cases, run_init_law, "the law of g^N_0", cost=init_law_cost
+        ),
     },
     figures={
         "ode_distance": FigureSpec("ode_distance", ("sgd",), plot_ode_distance, CAPTIONS["ode_distance"]),

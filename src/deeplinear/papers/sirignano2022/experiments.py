@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from deeplinear import engine, prior
 from deeplinear.papers.sirignano2022.theory import activation, init_excess_kurtosis, limit_kernels, ode_solution
-from deeplinear.registry import JobContext, one_job_per
+from deeplinear.registry import JobContext, JobCost, one_job_per
 from deeplinear.seeding import Streams
 
 # ---- data and the network ---------------------------------------------------------------------------
@@ -229,3 +229,20 @@ def run_init_law(ctx: JobContext) -> xr.Dataset:
     )
     ds.attrs.update(n_samples=p["n_samples"])
     return ds
+
+
+# ---- cost model inputs (see deeplinear.cost) ---------------------------------------------------
+
+
+def sgd_cost(p: Mapping[str, Any]) -> JobCost:
+    """floor(T N) sequential SGD steps over N neurons, for every seed."""
+    n = p["width"]
+    return JobCost(
+        work=p["n_seeds"] * p["time"] * n * n * p["input_dim"], memory_bytes=8 * 4 * p["n_seeds"] * n * p["input_dim"]
+    )
+
+
+def init_law_cost(p: Mapping[str, Any]) -> JobCost:
+    """``n_samples`` networks at init per width."""
+    work = p["n_samples"] * sum(p["widths"]) * p["n_train"] * p["input_dim"]
+    return JobCost(work=work, memory_bytes=8 * 2 * p["n_samples"] * max(p["widths"]) * p["n_train"])

@@ -1,0 +1,265 @@
+"""Cost before you run: expected CPU time and peak memory of a config, per rule and in total.
+
+The model. Every experiment declares ``cost(params) -> JobCost(work, memory_bytes)`` (work in
+units proportional to its arithmetic, memory the size of its largest arrays; see each paper's
+``experiments.py``). A job's time is a start-up overhead plus a calibrated rate times its work,
+and its peak memory a baseline plus a calibrated factor times its array bytes::
+
+    seconds(job) = overhead_s + seconds_per_work[experiment] * work(job)
+    peak_mb(job) = base_mb + mb_per_array_mb[experiment] * memory_bytes(job) / 1e6
+
+The other rules (combine, claims, figure, report) cost a constant per job, their median.
+
+Calibration reads Snakemake's benchmark files (``results/benchmarks/**.tsv``: wall seconds and
+max RSS of each job) together with the params each job recorded in its dataset
+(``config_json``), so it needs no knowledge of the config that produced them:
+``python -m deeplinear calibrate results`` writes :data:`CALIBRATION_FILE`. The rate of an
+experiment is the median over its calibration jobs of ``(seconds - overhead) / work``; the
+memory factor is the largest observed ``(peak - base) / array size`` (conservative).
+
+The wall-clock estimate on ``cores`` cores schedules each stage (experiments, combines, then
+claims and figures, then the tables) longest job first, stage after stage; Snakemake overlaps
+stages, so this is an upper estimate when the jobs are many and small.
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import json
+import math
+import platform
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CALIBRATION_FILE = Path(__file__).with_name("cost_calibration.json")
+
+#: Rules after the experiments, in the order their stages run, with the benchmark files' glob.
+POST_RULES = {
+    "combine_experiment": "combine/**/*.tsv",
+    "paper_claims": "claims/*.tsv",
+    "figure": "figures/*/*.tsv",
+    "claims_table": "claims/claims_table.tsv",
+    "report_page": "report.tsv",
+}
+STAGES = (("experiments",), ("combine_experiment",), ("paper_claims", "figure"), ("claims_table", "report_page"))
+
+
+@dataclass(frozen=True)
+class JobEstimate:
+    """The expected cost of one job."""
+
+    rule: str
+    name: str
+    seconds: float
+    peak_mb: float
+    extrapolated: bool = False  # its work lies outside the calibrated range by more than 10x
+
+
+def read_benchmark(path: str | Path) -> tuple[float, float]:
+    """``(wall seconds, max RSS in MB)`` of a Snakemake benchmark file (its last repeat)."""
+    with Path(path).open() as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    if not rows:
+        raise ValueError(f"{path}: empty benchmark file")
+    row = rows[-1]
+    rss = row.get("max_rss", "NA")
+    return float(row["s"]), float(rss) if rss not in ("NA", "-", "") else float("nan")
+
+
+def _experiment_samples(results: Path) -> list[tuple[str, dict[str, Any], float, float]]:
+    """``(paper/experiment, params, seconds, peak MB)`` of every experiment job with both a
+    benchmark file and its dataset under ``results``."""
+    from deeplinear import dataset, registry
+
+    samples = []
+    for kind in registry.KINDS:
+        for bench in sorted((results / "benchmarks" / kind).glob("*/*/*.tsv")):
+            paper, experiment, case = bench.parts[-3], bench.parts[-2], bench.stem
+            nc = results / kind / paper / experiment / f"{case}.nc"
+            if not nc.exists() or paper not in registry.PAPER_MODULES:
+                continue
+            params = json.loads(dataset.read_dataset(nc).attrs["config_json"])
+            seconds, peak = read_benchmark(bench)
+            samples.append((f"{paper}/{experiment}", params, seconds, peak))
+    return samples
+
+
+def calibrate(results_dirs: Iterable[str | Path]) -> dict[str, Any]:
+    """Fit the model to the benchmark files of one or more finished runs (see the module doc)."""
+    from deeplinear import registry
+
+    samples, post = [], {rule: [] for rule in POST_RULES}
+    for results in map(Path, results_dirs):
+        samples += _experiment_samples(results)
+        for rule, pattern in POST_RULES.items():
+            files = sorted((results / "benchmarks").glob(pattern))
+            if rule == "paper_claims":
+                files = [f for f in files if f.stem != "claims_table"]
+            post[rule] += [read_benchmark(f) for f in files]
+    if not samples:
+        raise ValueError("no experiment benchmark files with datasets found; run the workflow first")
+    overhead = min(s for _, _, s, _ in samples)
+    base_mb = min(p for _, _, _, p in samples if math.isfinite(p))
+    experiments: dict[str, dict[str, Any]] = {}
+    by_key: dict[str, list] = {}
+    for key, params, seconds, peak in samples:
+        by_key.setdefault(key, []).append((params, seconds, peak))
+    for key, rows in sorted(by_key.items()):
+        paper, name = key.split("/")
+        cost_fn = registry.experiment(paper, name).cost
+        if cost_fn is None:
+            continue
+        usable = []
+        for row in rows:
+            try:
+                usable.append((cost_fn(row[0]), row))
+            except KeyError:  # a dataset of an older version whose params lack a key: skip it
+                continue
+        if not usable:
+            continue
+        costs, rows = [c for c, _ in usable], [r for _, r in usable]
+        rates = [max(s - overhead, 0.0) / c.work for c, (_, s, _) in zip(costs, rows, strict=True) if c.work > 0]
+        mem = [
+            max(peak - base_mb, 0.0) / (c.memory_bytes / 1e6)
+            for c, (_, _, peak) in zip(costs, rows, strict=True)
+            if c.memory_bytes > 0 and math.isfinite(peak)
+        ]
+        experiments[key] = {
+            "seconds_per_work": statistics.median(rates) if rates else 0.0,
+            "mb_per_array_mb": max(mem) if mem else 0.0,
+            "work_range": [min(c.work for c in costs), max(c.work for c in costs)],
+            "n_jobs": len(rows),
+            "seconds_range": [min(s for _, s, _ in rows), max(s for _, s, _ in rows)],
+        }
+    return {
+        "machine": f"{platform.machine()}, {_cpu_count()} cores, Python {platform.python_version()}",
+        "overhead_s": overhead,
+        "base_mb": base_mb,
+        "experiments": experiments,
+        "rules": {
+            rule: {
+                "seconds": statistics.median(s for s, _ in rows),
+                "peak_mb": max((p for _, p in rows if math.isfinite(p)), default=base_mb),
+                "n_jobs": len(rows),
+            }
+            for rule, rows in post.items()
+            if rows
+        },
+    }
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def write_calibration(calibration: Mapping[str, Any], path: str | Path = CALIBRATION_FILE) -> Path:
+    path = Path(path)
+    path.write_text(json.dumps(calibration, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def read_calibration(path: str | Path = CALIBRATION_FILE) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no cost calibration; make one with `python -m deeplinear calibrate results`")
+    return json.loads(path.read_text())
+
+
+def estimate_jobs(config: Mapping[str, Any], calibration: Mapping[str, Any]) -> list[JobEstimate]:
+    """The expected seconds and peak memory of every job of ``config`` (all rules)."""
+    from deeplinear import jobs, registry
+
+    overhead, base_mb = calibration["overhead_s"], calibration["base_mb"]
+    estimates = []
+    table = jobs.job_table(config)
+    for (paper, experiment, case), job in table.items():
+        fit = calibration["experiments"].get(f"{paper}/{experiment}")
+        cost_fn = registry.experiment(paper, experiment).cost
+        if fit is None or cost_fn is None:
+            raise KeyError(f"no calibration for {paper}/{experiment}; recalibrate on a run that includes it")
+        cost = cost_fn(job.params)
+        lo, hi = fit["work_range"]
+        estimates.append(
+            JobEstimate(
+                job.kind,
+                f"{paper}/{experiment}/{case}",
+                overhead + fit["seconds_per_work"] * cost.work,
+                base_mb + fit["mb_per_array_mb"] * cost.memory_bytes / 1e6,
+                extrapolated=not (lo / 10 <= cost.work <= hi * 10),
+            )
+        )
+    papers = jobs.papers_in(config)
+    counts = {
+        "combine_experiment": len({(p, e) for (p, e, _) in table}),
+        "paper_claims": len(papers),
+        "figure": sum(len(registry.paper(p).figures) for p in papers),
+        "claims_table": 1,
+        "report_page": 1,
+    }
+    for rule, n in counts.items():
+        fit = calibration["rules"].get(rule, {"seconds": overhead, "peak_mb": base_mb})
+        estimates += [JobEstimate(rule, f"{rule}#{i}", fit["seconds"], fit["peak_mb"]) for i in range(n)]
+    return estimates
+
+
+def schedule_seconds(durations: Sequence[float], cores: int) -> float:
+    """Makespan of ``durations`` on ``cores`` workers, longest job first."""
+    finish = [0.0] * max(1, cores)
+    for d in sorted(durations, reverse=True):
+        heapq.heapreplace(finish, finish[0] + d)
+    return max(finish)
+
+
+def wall_seconds(estimates: Sequence[JobEstimate], cores: int) -> float:
+    """Estimated wall time: the stages one after another, each scheduled on ``cores``."""
+    total = 0.0
+    for stage in STAGES:
+        if stage == ("experiments",):
+            durations = [e.seconds for e in estimates if e.rule not in POST_RULES]
+        else:
+            durations = [e.seconds for e in estimates if e.rule in stage]
+        total += schedule_seconds(durations, cores)
+    return total
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def format_estimate(estimates: Sequence[JobEstimate], calibration: Mapping[str, Any], cores: int) -> str:
+    """The per-rule table, the totals and the jobs outside the calibrated range."""
+    rules = list(dict.fromkeys(e.rule for e in estimates))
+    lines = [f"{'rule':<20} {'jobs':>5} {'CPU time':>10} {'longest job':>12} {'peak memory':>12}"]
+    for rule in rules:
+        sub = [e for e in estimates if e.rule == rule]
+        lines.append(
+            f"{rule:<20} {len(sub):>5} {_duration(sum(e.seconds for e in sub)):>10} "
+            f"{_duration(max(e.seconds for e in sub)):>12} {max(e.peak_mb for e in sub) / 1e3:>9.1f} GB"
+        )
+    total = sum(e.seconds for e in estimates)
+    lines.append(
+        f"{'total':<20} {len(estimates):>5} {_duration(total):>10} "
+        f"{_duration(max(e.seconds for e in estimates)):>12} {max(e.peak_mb for e in estimates) / 1e3:>9.1f} GB"
+    )
+    lines.append(f"estimated wall time on {cores} cores: {_duration(wall_seconds(estimates, cores))}")
+    slowest = sorted((e for e in estimates if e.rule not in POST_RULES), key=lambda e: -e.seconds)[:5]
+    lines.append("slowest jobs: " + ", ".join(f"{e.name} {_duration(e.seconds)}" for e in slowest))
+    far = [e.name for e in estimates if e.extrapolated]
+    if far:
+        lines.append(
+            f"{len(far)} jobs lie more than 10x outside the calibrated work range (less reliable): "
+            + ", ".join(far[:8])
+            + (" ..." if len(far) > 8 else "")
+        )
+    lines.append(f"calibrated on: {calibration['machine']}")
+    return "\n".join(lines)

@@ -1,0 +1,98 @@
+"""The cost model: calibration recovers known rates from benchmark files, estimates follow."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+from conftest import ROOT
+from deeplinear import configuration, cost, jobs, registry
+
+HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+
+
+def _write_job(results, kind, paper, experiment, case, params, seconds, rss):
+    bench = results / "benchmarks" / kind / paper / experiment / f"{case}.tsv"
+    bench.parent.mkdir(parents=True, exist_ok=True)
+    bench.write_text(HEADER + f"{seconds}\t0:00:01\t{rss}\t1\t1\t1\t0\t0\t50\t{seconds}\n")
+    nc = results / kind / paper / experiment / f"{case}.nc"
+    nc.parent.mkdir(parents=True, exist_ok=True)
+    xr.Dataset({"x": ("i", np.zeros(2))}, attrs={"config_json": json.dumps(params)}).to_netcdf(nc)
+
+
+def _config():
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    configuration.validate_config(config)
+    return config
+
+
+def test_calibration_recovers_the_rate_and_the_estimate_follows(tmp_path):
+    config = _config()
+    table = {k: j for k, j in jobs.job_table(config).items() if k[:2] == ("sirignano2022", "sgd")}
+    sgd = registry.experiment("sirignano2022", "sgd")
+    overhead, rate, base, factor = 3.0, 2e-9, 300.0, 1.5
+    for (paper, experiment, case), job in table.items():
+        c = sgd.cost(job.params)
+        _write_job(
+            tmp_path,
+            "width_scaling",
+            paper,
+            experiment,
+            case,
+            job.params,
+            overhead + rate * c.work,
+            base + factor * c.memory_bytes / 1e6,
+        )
+    # one tiny job of another experiment fixes the overhead and the memory baseline
+    law = next(j for k, j in jobs.job_table(config).items() if k[:2] == ("sirignano2022", "init_law"))
+    _write_job(tmp_path, "prior_sampling", "sirignano2022", "init_law", "all", law.params, overhead, base)
+    (tmp_path / "benchmarks/figures/sirignano2022").mkdir(parents=True)
+    (tmp_path / "benchmarks/figures/sirignano2022/law.tsv").write_text(HEADER + "4.5\t0\t350\t1\t1\t1\t0\t0\t50\t4\n")
+
+    calibration = cost.calibrate([tmp_path])
+    fit = calibration["experiments"]["sirignano2022/sgd"]
+    assert calibration["overhead_s"] == pytest.approx(overhead)
+    assert fit["seconds_per_work"] == pytest.approx(rate, rel=1e-6)
+    assert fit["mb_per_array_mb"] == pytest.approx(factor, rel=1e-3)
+    assert calibration["rules"]["figure"]["seconds"] == 4.5
+
+    config["papers"] = ["sirignano2022"]
+    estimates = {e.name: e for e in cost.estimate_jobs(config, calibration)}
+    job = table[("sirignano2022", "sgd", "N_1600")]
+    expected = overhead + rate * sgd.cost(job.params).work
+    assert estimates["sirignano2022/sgd/N_1600"].seconds == pytest.approx(expected)
+    assert sum(e.rule == "figure" for e in estimates.values()) == len(registry.paper("sirignano2022").figures)
+    text = cost.format_estimate(list(estimates.values()), calibration, cores=2)
+    assert "estimated wall time on 2 cores" in text and "width_scaling" in text
+
+
+def test_longest_job_first_schedule():
+    assert cost.schedule_seconds([5, 4, 3, 3, 3], cores=2) == 10  # 5+3 | 4+3+3 (LPT, not optimal 9)
+    assert cost.schedule_seconds([10, 1, 1], cores=4) == 10
+    assert cost.schedule_seconds([], cores=2) == 0
+
+
+def test_missing_calibration_names_the_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match="deeplinear calibrate"):
+        cost.read_calibration(tmp_path / "none.json")
+
+
+@pytest.mark.parametrize("scale", ["quick", "paper"])
+def test_every_experiment_prices_every_job(scale):
+    config = _config()
+    config["scale"] = scale
+    for (paper, experiment, case), job in jobs.job_table(config).items():
+        price = registry.experiment(paper, experiment).cost
+        assert price is not None, f"{paper}/{experiment} has no cost function"
+        c = price(job.params)
+        assert c.work > 0 and c.memory_bytes > 0, (paper, experiment, case)
+
+
+def test_packaged_calibration_covers_every_experiment_of_the_default_config():
+    calibration = cost.read_calibration()
+    estimates = cost.estimate_jobs(_config(), calibration)
+    assert all(e.seconds > 0 and e.peak_mb > 0 for e in estimates)

@@ -85,10 +85,8 @@ def test_lazy_sampler_cost_is_flat_in_width_and_its_runs_converge():
     lr = theorem_lr(8, 1, problem.lam[0])
     sizes = {}
     for m in (10**3, 10**7):
-        run = run_reduced(problem, 8, m, lr, 2000, LazySampler(np.random.default_rng(5)), log_steps=np.array([0]))
-        loss0 = run.loss[0]
-        run = run_reduced(problem, 8, m, lr, 2000, LazySampler(np.random.default_rng(5)), target_loss=1e-12 * loss0)
-        assert run.status == "converged"
+        run = run_reduced(problem, 8, m, lr, 2000, LazySampler(np.random.default_rng(5)), target=1e-12, hits=(1e-6,))
+        assert run.status == "converged" and 0 < run.hit_step[0] < run.stop_step
         sizes[m] = max(run.sizes[1:-1])
     assert sizes[10**7] <= sizes[10**3] < 200
 

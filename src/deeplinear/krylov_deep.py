@@ -274,6 +274,7 @@ class DeepRunResult:
     stop_step: int
     beta: np.ndarray  # (d_out x r) final end-to-end map in eigen coordinates
     sizes: list[int] = field(default_factory=list)  # basis size of every space at the end
+    change: list[float] = field(default_factory=list)  # ||W^_i(end) - W^_i(0)||_F = ||C_i||_F per layer
 
 
 def run_reduced(
@@ -285,20 +286,21 @@ def run_reduced(
     backend,
     *,
     log_steps: np.ndarray | None = None,
-    target_loss: float = 0.0,
-    hit_losses: tuple[float, ...] = (),
+    target: float = 0.0,
+    hits: tuple[float, ...] = (),
     rank_tol: float = RANK_TOL,
     divergence_factor: float = 1e8,
     beta_path: list | None = None,
 ) -> DeepRunResult:
     """GD of one network (depth ``L``, hidden width ``m``, any ``m >= 1``) in reduced
-    coordinates: stops at ``target_loss`` (converged), ``max_steps`` (capped) or a loss that is not
-    finite or above ``divergence_factor * loss(0)`` (diverged). ``backend`` is a
-    :class:`LazySampler` or a :class:`DenseOracle`; ``beta_path`` (a list) collects β(t)."""
+    coordinates: stops at ``target * loss(0)`` (converged), ``max_steps`` (capped) or a loss that
+    is not finite or above ``divergence_factor * loss(0)`` (diverged); ``hit_step[j]`` is the first
+    step with loss ``<= hits[j] * loss(0)``. ``backend`` is a :class:`LazySampler` or a
+    :class:`DenseOracle`; ``beta_path`` (a list) collects β(t)."""
     net = ReducedNetwork.empty(depth, width, problem.rank, problem.output_dim)
     log_steps = np.asarray(log_steps if log_steps is not None else [0], dtype=np.int64)
     loss_log = np.full(log_steps.size, np.nan)
-    hits = np.full(len(hit_losses), -1, dtype=np.int64)
+    hit_step = np.full(len(hits), -1, dtype=np.int64)
     scale = 1 / math.sqrt(problem.output_dim)
     status, step, loss0 = STATUS_CAPPED, 0, None
     while True:
@@ -309,13 +311,13 @@ def run_reduced(
             beta_path.append(beta.copy())
         loss0 = loss if loss0 is None else loss0
         loss_log[log_steps == step] = loss
-        for j, level in enumerate(hit_losses):
-            if hits[j] < 0 and loss <= level:
-                hits[j] = step
+        for j, level in enumerate(hits):
+            if hit_step[j] < 0 and loss <= level * loss0:
+                hit_step[j] = step
         if not math.isfinite(loss) or loss > divergence_factor * loss0:
             status = STATUS_DIVERGED
             break
-        if loss <= target_loss:
+        if loss <= target * loss0:
             status = STATUS_CONVERGED
             break
         if step >= max_steps:
@@ -323,4 +325,5 @@ def run_reduced(
         for i, lay in enumerate(net.layers):  # all updates from this step's (old) features
             lay.C = lay.C - (lr * net.s[i] ** 2 * scale) * (b[i + 1] @ G @ f[i].T)
         step += 1
-    return DeepRunResult(log_steps, loss_log, hits, status, step, beta, list(net.k))
+    change = [float(np.linalg.norm(lay.C)) for lay in net.layers]
+    return DeepRunResult(log_steps, loss_log, hit_step, status, step, beta, list(net.k), change)

@@ -122,7 +122,7 @@ def write_index(out: Path) -> Path:
         for r in rows:
             lines.append(
                 f"| {r['id']} | {'yes' if r['passed'] == 'true' else '**no**'} | {_short(r['measured'])} | "
-                f"{_short(r['predicted'])} | {r['tolerance'].replace('|', '/')} |"
+                f"{_short(r['predicted'])} | {r['tolerance'].replace('|', chr(92) + '|')} |"
             )
         lines.append("")
     path = out / "README.md"
@@ -134,7 +134,7 @@ def _short(value: str) -> str:
     try:
         return f"{float(value):.4g}"
     except ValueError:
-        return value.replace("|", "/")
+        return value.replace("|", "\\|")
 
 
 def publish(

@@ -39,11 +39,8 @@ def main() -> None:
         lr = theorem_lr(L, 1, problem.lam[0])
         steps = None
         for m in (10**3, 10**4, 10**5, 10**6, 10**7):
-            probe = run_reduced(problem, L, m, lr, 0, LazySampler(np.random.default_rng(0)))
             start = time.perf_counter()
-            run = run_reduced(
-                problem, L, m, lr, 5000, LazySampler(np.random.default_rng(0)), target_loss=1e-12 * probe.loss[0]
-            )
+            run = run_reduced(problem, L, m, lr, 5000, LazySampler(np.random.default_rng(0)), target=1e-12)
             elapsed = time.perf_counter() - start
             steps = steps or run.stop_step
             print(f"{'reduction':<12} {L:>3} {m:>9} {run.stop_step:>6} {elapsed:>10.3f} {max(run.sizes[1:-1]):>21}")

@@ -36,12 +36,15 @@ from pathlib import Path
 from deeplinear.papers.duhu2019.about import KEY, REFERENCE
 from deeplinear.papers.duhu2019.claims import CLAIMS
 from deeplinear.papers.duhu2019.experiments import (
+    cross_check_cases,
+    cross_check_cost,
     init_statistics_cases,
     init_statistics_cost,
     narrow_cases,
     narrow_cost,
     phase_diagram_cases,
     phase_diagram_cost,
+    run_cross_check,
     run_init_statistics,
     run_narrow,
     run_phase_diagram,
@@ -85,6 +88,15 @@ PAPER = Paper(
             run_narrow,
             "narrow nets (widths 1, 2) at every depth, long runs over a step-size grid",
             cost=narrow_cost,
+        ),
+        "cross_check": Experiment(
+            "cross_check",
+            "depth_scaling",
+            cross_check_cases,
+            run_cross_check,
+            "brute force and the deep reduction at the same widths (compared in law)",
+            config_section="phase_diagram",
+            cost=cross_check_cost,
         ),
     },
     figures={

@@ -9,8 +9,10 @@ import numpy as np
 import torch
 import xarray as xr
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from deeplinear import data, engine, prior
+from deeplinear.krylov_deep import EigenProblem, LazySampler, run_reduced
 from deeplinear.papers.duhu2019.about import DTYPE, KEY, WIDE
 from deeplinear.papers.duhu2019.theory import (
     gram_operator,
@@ -161,6 +163,67 @@ def _run_cell(p, X, Y, depth, width, factors, device, progress, streams: Streams
     }
 
 
+METHOD_BRUTE_FORCE, METHOD_REDUCTION = 0, 1
+
+
+def _method_attrs() -> dict[str, Any]:
+    return {
+        "long_name": "how the cell was simulated",
+        "units": "1",
+        "flag_values": np.array([METHOD_BRUTE_FORCE, METHOD_REDUCTION], dtype=np.int8),
+        "flag_meanings": "brute_force reduction",
+        "comment": "brute_force: the engine on m x m matrices; reduction: the exact deep Krylov reduction "
+        "with lazily sampled Gaussian initial matrices (deeplinear.krylov_deep)",
+    }
+
+
+def uses_reduction(p: Mapping[str, Any], depth: int, width: int) -> bool:
+    """The cell's method: the reduction for hidden widths ``>= reduction_min_width`` (L >= 2)."""
+    return depth > 1 and width >= p["reduction_min_width"]
+
+
+def _run_cell_reduced(p, X, Y, depth, width, streams: Streams, progress) -> dict[str, Any]:
+    """The same outputs as :func:`_run_cell` at the theorem's step, one seed at a time by the deep
+    reduction (any width). The Gram extremes at init are not computed (NaN); hidden movement is
+    ``||C_i||_F / sqrt(m)``, :math:`\\sqrt m` being :math:`\\lVert\\hat W_i(0)\rVert_F` up to a
+    relative error of order ``1/m``."""
+    problem = EigenProblem.from_data(X, Y, p["rank"])
+    lr = theorem_lr(depth, p["output_dim"], np.sort(np.linalg.eigvalsh(X.T @ X))[::-1][0])  # as _run_cell
+    run_to = p["late_epsilon"] if width >= WIDE * depth else p["epsilon"]
+    steps = log_grid(p)
+    n_s = p["n_seeds"]
+    out = {
+        "status": np.zeros((n_s, 1), dtype=np.int8),
+        "t_eps": np.full((n_s, 1), -1, dtype=np.int64),
+        "t_late": np.full((n_s, 1), -1, dtype=np.int64),
+        "stop_step": np.zeros((n_s, 1), dtype=np.int64),
+        "loss": np.full((n_s, 1, steps.size), np.nan),
+        "movement": np.full((n_s, 1), np.nan),
+    }
+    tracked = movement_layers(depth)
+    for s in tqdm(range(n_s), desc=progress or "", disable=not progress, leave=False):
+        run = run_reduced(
+            problem,
+            depth,
+            width,
+            lr,
+            p["max_steps"],
+            LazySampler(streams.rng(f"reduction-L{depth}", width, s)),
+            log_steps=steps,
+            target=run_to,
+            hits=(p["epsilon"], p["late_epsilon"]),
+        )
+        t_eps, t_late = run.hit_step
+        code = engine.STATUS_CODES[run.status]
+        out["status"][s] = engine.STATUS_CODES[engine.STATUS_CONVERGED] if t_eps >= 0 else code
+        out["t_eps"][s], out["t_late"][s], out["stop_step"][s] = t_eps, t_late, run.stop_step
+        out["loss"][s, 0] = run.loss
+        if tracked:
+            out["movement"][s] = max(run.change[i] for i in tracked) / np.sqrt(width)
+    out.update(gram_min=np.full(n_s, np.nan), gram_max=np.full(n_s, np.nan), lr=lr)
+    return out
+
+
 MOVEMENT_LAYERS = 4
 
 
@@ -209,6 +272,9 @@ def run_phase_diagram(ctx: JobContext) -> xr.Dataset:
             cell = {
                 k: v if np.ndim(v) < 2 else v[:, [factors.index(f) for f in run_factors]] for k, v in shallow.items()
             }
+        elif uses_reduction(p, depth, m):
+            run_factors = [1.0]
+            cell = _run_cell_reduced(p, X, Y, depth, m, ctx.streams, label)
         else:
             cell = _run_cell(p, X, Y, depth, m, run_factors, device, label, ctx.streams)
         lr = cell["lr"]
@@ -222,7 +288,9 @@ def run_phase_diagram(ctx: JobContext) -> xr.Dataset:
     t_late = np.where(out["t_late"] >= 0, out["t_late"], np.nan)
     dims = ("depth", "width", "lr_factor", "seed")
     lam = np.sort(np.linalg.eigvalsh(X.T @ X))[::-1]
+    method = [METHOD_REDUCTION if uses_reduction(p, depth, m) else METHOD_BRUTE_FORCE for m in widths]
     variables = {
+        "method": (("depth", "width"), np.asarray([method], dtype=np.int8), _method_attrs()),
         "status": (dims, out["status"][None], _flag_attrs()),
         "t_eps": (
             dims,
@@ -278,6 +346,69 @@ def run_phase_diagram(ctx: JobContext) -> xr.Dataset:
         rank=p["rank"],
     )
     return ds
+
+
+# ---- the cross-check: brute force and the reduction at the same widths ------------------------------
+
+
+def cross_check_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """One job per depth ``L >= 2`` of the phase diagram: both methods at ``cross_check_widths``."""
+    cases = {}
+    for case, params in one_job_per(section, "depths", "depth", "L").items():
+        if params["depth"] > 1:
+            cases[case] = params
+    if not cases:
+        raise ValueError(f"{KEY}.phase_diagram.depths: the cross-check needs a depth >= 2")
+    return cases
+
+
+def run_cross_check(ctx: JobContext) -> xr.Dataset:
+    """``cross_check_seeds`` runs per width and method at the theorem's step (independent draws:
+    the methods are compared in law): ``T_ε``, outcome and the loss at the logged steps."""
+    p = {**ctx.params, "n_seeds": ctx.params["cross_check_seeds"]}
+    depth, widths = p["depth"], p["cross_check_widths"]
+    X, Y = make_data(p, ctx.streams)
+    steps = log_grid(p)
+    shape = (2, len(widths), p["n_seeds"])
+    status, t_eps = np.zeros(shape, dtype=np.int8), np.full(shape, np.nan)
+    loss = np.full((*shape, steps.size), np.nan)
+    for iw, m in enumerate(widths):
+        label = f"{KEY} cross-check L={depth} m={m}" if ctx.progress else False
+        brute = _run_cell(p, X, Y, depth, m, [1.0], ctx.device, label, ctx.streams)
+        reduced = _run_cell_reduced(p, X, Y, depth, m, ctx.streams, label)
+        for k, cell in enumerate((brute, reduced)):
+            status[k, iw] = cell["status"][:, 0]
+            t_eps[k, iw] = np.where(cell["t_eps"][:, 0] >= 0, cell["t_eps"][:, 0], np.nan)
+            loss[k, iw] = cell["loss"][:, 0]
+    dims = ("depth", "solver", "width", "seed")  # not "method": a keyword of xarray's sel
+    ds = xr.Dataset(
+        {
+            "status": (dims, status[None], engine.status_attrs("did not reach epsilon within max_steps")),
+            "t_eps": (
+                dims,
+                t_eps[None],
+                _attrs("T_eps: first step with loss <= eps * loss(0) (NaN unless reached)", "step"),
+            ),
+            "loss": ((*dims, "log_point"), loss[None], _attrs("loss 1/2 ||alpha W_L...W_1 X - Y||_F^2")),
+        },
+        coords={
+            "depth": [depth],
+            "solver": ["brute_force", "reduction"],
+            "width": np.asarray(widths),
+            "seed": np.arange(p["n_seeds"]),
+            "log_point": np.arange(steps.size),
+            "step": ("log_point", steps, _attrs("GD step", "step")),
+        },
+    )
+    ds.attrs.update(epsilon=p["epsilon"], max_steps=p["max_steps"])
+    return ds
+
+
+def cross_check_cost(p: Mapping[str, Any]) -> JobCost:
+    """Brute force at each cross-check width plus the reduction (about the same size there)."""
+    L, runs = p["depth"], p["cross_check_seeds"]
+    work = sum(2 * runs * (p["max_steps"] / 10) * L * (m * m + m * p["input_dim"]) for m in p["cross_check_widths"])
+    return JobCost(work=work, memory_bytes=8 * 4 * runs * L * max(p["cross_check_widths"]) ** 2)
 
 
 # ---- experiment (ii): init output statistics (prior sampling) --------------------------------------
@@ -448,14 +579,17 @@ def _pad_depths(ds: xr.Dataset, grid_depth: int) -> xr.Dataset:
 
 
 def phase_diagram_cost(p: Mapping[str, Any]) -> JobCost:
-    """GD on L layers of width m per run; narrow cells (m < L) run to the cap, wide ones about a
-    tenth of it (to ``late_epsilon``)."""
+    """Brute-force cells: GD on L layers of width m per run, narrow ones (m < L) to the cap, wide
+    ones about a tenth of it. Reduction cells: about 200 steps of L products of bases of ~4L."""
     L, runs = p["depth"], p["n_seeds"] * len(p["lr_factors"])
-    work = sum(
-        runs * (p["max_steps"] if m < L else p["max_steps"] / 10) * L * (m * m + m * p["input_dim"])
-        for m in p["widths"]
-    )
-    memory = 8 * 4 * sum(runs * L * m * m for m in p["widths"])
+    work, memory = 0.0, 0.0
+    for m in p["widths"]:
+        if uses_reduction(p, L, m):
+            work += p["n_seeds"] * 200 * L * (4 * L) ** 2 * p["rank"]
+            memory += 8 * 4 * L * (4 * L) ** 2
+        else:
+            work += runs * (p["max_steps"] if m < L else p["max_steps"] / 10) * L * (m * m + m * p["input_dim"])
+            memory += 8 * 4 * runs * L * m * m
     return JobCost(work=work, memory_bytes=memory)
 
 

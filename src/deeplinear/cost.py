@@ -6,7 +6,7 @@ units proportional to its arithmetic, memory the size of its largest arrays; see
 and its peak memory a baseline plus a calibrated factor times its array bytes::
 
     seconds(job) = overhead_s + seconds_per_work[experiment] * work(job)
-    peak_mb(job) = base_mb + mb_per_array_mb[experiment] * memory_bytes(job) / 1e6
+    peak_mb(job) = base_mb + (peak_mb[e] - base_mb) * array_mb(job) / array_mb_at_peak[e]
 
 The other rules (combine, claims, figure, report) cost a constant per job, their median.
 
@@ -14,8 +14,9 @@ Calibration reads Snakemake's benchmark files (``results/benchmarks/**.tsv``: wa
 max RSS of each job) together with the params each job recorded in its dataset
 (``config_json``), so it needs no knowledge of the config that produced them:
 ``python -m deeplinear calibrate results`` writes :data:`CALIBRATION_FILE`. The rate of an
-experiment is the median over its calibration jobs of ``(seconds - overhead) / work``; the
-memory factor is the largest observed ``(peak - base) / array size`` (conservative).
+experiment is the sum over its calibration jobs of ``seconds - overhead`` divided by the sum of
+their work (the large jobs, which make the total, set it); its memory above the interpreter's
+baseline scales with the array size from the job with the largest peak seen.
 
 The wall-clock estimate on ``cores`` cores schedules each stage (experiments, combines, then
 claims and figures, then the tables) longest job first, stage after stage; Snakemake overlaps
@@ -122,15 +123,15 @@ def calibrate(results_dirs: Iterable[str | Path]) -> dict[str, Any]:
         if not usable:
             continue
         costs, rows = [c for c, _ in usable], [r for _, r in usable]
-        rates = [max(s - overhead, 0.0) / c.work for c, (_, s, _) in zip(costs, rows, strict=True) if c.work > 0]
-        mem = [
-            max(peak - base_mb, 0.0) / (c.memory_bytes / 1e6)
-            for c, (_, _, peak) in zip(costs, rows, strict=True)
-            if c.memory_bytes > 0 and math.isfinite(peak)
-        ]
+        # ratio of sums: the large jobs, which make the total, set the rate
+        total_work = sum(c.work for c in costs)
+        rate = sum(max(s - overhead, 0.0) for _, s, _ in rows) / total_work if total_work > 0 else 0.0
+        peaks = [(peak, c.memory_bytes) for c, (_, _, peak) in zip(costs, rows, strict=True) if math.isfinite(peak)]
+        peak_max, bytes_at_peak = max(peaks) if peaks else (base_mb, 1.0)
         experiments[key] = {
-            "seconds_per_work": statistics.median(rates) if rates else 0.0,
-            "mb_per_array_mb": max(mem) if mem else 0.0,
+            "seconds_per_work": rate,
+            "peak_mb": peak_max,
+            "array_mb_at_peak": max(bytes_at_peak, 1.0) / 1e6,
             "work_range": [min(c.work for c in costs), max(c.work for c in costs)],
             "n_jobs": len(rows),
             "seconds_range": [min(s for _, s, _ in rows), max(s for _, s, _ in rows)],
@@ -190,7 +191,7 @@ def estimate_jobs(config: Mapping[str, Any], calibration: Mapping[str, Any]) -> 
                 job.kind,
                 f"{paper}/{experiment}/{case}",
                 overhead + fit["seconds_per_work"] * cost.work,
-                base_mb + fit["mb_per_array_mb"] * cost.memory_bytes / 1e6,
+                base_mb + (fit["peak_mb"] - base_mb) * cost.memory_bytes / 1e6 / fit["array_mb_at_peak"],
                 extrapolated=not (lo / 10 <= cost.work <= hi * 10),
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -405,10 +406,12 @@ def run_cross_check(ctx: JobContext) -> xr.Dataset:
 
 
 def cross_check_cost(p: Mapping[str, Any]) -> JobCost:
-    """Brute force at each cross-check width plus the reduction (about the same size there)."""
-    L, runs = p["depth"], p["cross_check_seeds"]
-    work = sum(2 * runs * (p["max_steps"] / 10) * L * (m * m + m * p["input_dim"]) for m in p["cross_check_widths"])
-    return JobCost(work=work, memory_bytes=8 * 4 * runs * L * max(p["cross_check_widths"]) ** 2)
+    """Both methods at each cross-check width (:func:`_cell_work` of each)."""
+    L, n = p["depth"], p["cross_check_seeds"]
+    brute = {**p, "reduction_min_width": math.inf}
+    reduced = {**p, "reduction_min_width": 1}
+    work = sum(_cell_work(brute, L, m, n) + _cell_work(reduced, L, m, n) for m in p["cross_check_widths"])
+    return JobCost(work=work, memory_bytes=8 * 4 * n * L * max(p["cross_check_widths"]) ** 2)
 
 
 # ---- experiment (ii): init output statistics (prior sampling) --------------------------------------
@@ -578,18 +581,34 @@ def _pad_depths(ds: xr.Dataset, grid_depth: int) -> xr.Dataset:
 # ---- cost model inputs (see deeplinear.cost) ---------------------------------------------------
 
 
+def _brute_steps(depth: int, width: int, max_steps: int) -> float:
+    """Steps a brute-force cell runs until its slowest seed stops: about ``200 + 300 (L/m)^1.7``
+    (fitted by eye to quick-scale runs), at most the cap."""
+    return min(max_steps, 200 + 300 * (depth / width) ** 1.7)
+
+
+def _cell_work(p: Mapping[str, Any], depth: int, width: int, n_seeds: int) -> float:
+    """Layer-steps of one cell, weighted by the size of its products (per-layer overhead first:
+    at these sizes a step costs a fixed time per layer, the arithmetic adds little)."""
+    if depth == 1:
+        return 100.0
+    if uses_reduction(p, depth, width):
+        basis = min(4 * depth, width)  # hidden bases reach about 4L directions
+        return n_seeds * 200 * depth * 4 * (1 + basis**2 / 2e4)
+    members = n_seeds * len(p["lr_factors"])
+    steps = _brute_steps(depth, width, p["max_steps"])
+    return depth * steps * (1 + members * width * width * p["input_dim"] / 2e6)
+
+
 def phase_diagram_cost(p: Mapping[str, Any]) -> JobCost:
-    """Brute-force cells: GD on L layers of width m per run, narrow ones (m < L) to the cap, wide
-    ones about a tenth of it. Reduction cells: about 200 steps of L products of bases of ~4L."""
-    L, runs = p["depth"], p["n_seeds"] * len(p["lr_factors"])
-    work, memory = 0.0, 0.0
-    for m in p["widths"]:
-        if uses_reduction(p, L, m):
-            work += p["n_seeds"] * 200 * L * (4 * L) ** 2 * p["rank"]
-            memory += 8 * 4 * L * (4 * L) ** 2
-        else:
-            work += runs * (p["max_steps"] if m < L else p["max_steps"] / 10) * L * (m * m + m * p["input_dim"])
-            memory += 8 * 4 * runs * L * m * m
+    """Sum of :func:`_cell_work` over the job's widths (an L = 1 job is one small run)."""
+    L = p["depth"]
+    widths = p["widths"][:1] if L == 1 else p["widths"]
+    work = sum(_cell_work(p, L, m, p["n_seeds"]) for m in widths)
+    # brute force holds every member's L matrices; the reduction one run's L bases of about 4L
+    memory = max(
+        8 * 4 * L * (4 * L) ** 2 if uses_reduction(p, L, m) else 8 * 3 * p["n_seeds"] * L * m * m for m in widths
+    )
     return JobCost(work=work, memory_bytes=memory)
 
 
@@ -600,10 +619,9 @@ def init_statistics_cost(p: Mapping[str, Any]) -> JobCost:
 
 
 def narrow_cost(p: Mapping[str, Any]) -> JobCost:
-    """All depths to ``max_depth`` in one batch of seeds x factors; a chain scan costs L m^3 and the
-    racing rule keeps the number of steps roughly in proportion to the depth."""
-    members = p["n_seeds"] * len(p["lr_factors"]) * p["max_depth"]
-    return JobCost(
-        work=members * p["max_depth"] ** 2 * p["width"] ** 3,
-        memory_bytes=8 * members * p["grid_depth"] * p["width"] ** 2 * 4,
-    )
+    """All depths to ``max_depth`` in one batch of seeds x factors: array operations per step grow
+    with the depth, and racing keeps the steps run roughly in proportion to it; a longer cap
+    adds about log10(cap) / 6."""
+    members = p["n_seeds"] * len(p["lr_factors"])
+    work = members * p["max_depth"] ** 2 * (1 + p["width"]) / 2 * math.log10(p["max_steps"]) / 6
+    return JobCost(work=work, memory_bytes=8 * members * p["grid_depth"] * p["width"] ** 2 * 4)

@@ -57,7 +57,6 @@ def test_calibration_recovers_the_rate_and_the_estimate_follows(tmp_path):
     fit = calibration["experiments"]["sirignano2022/sgd"]
     assert calibration["overhead_s"] == pytest.approx(overhead)
     assert fit["seconds_per_work"] == pytest.approx(rate, rel=1e-6)
-    assert fit["mb_per_array_mb"] == pytest.approx(factor, rel=1e-3)
     assert calibration["rules"]["figure"]["seconds"] == 4.5
 
     config["papers"] = ["sirignano2022"]
@@ -65,6 +64,8 @@ def test_calibration_recovers_the_rate_and_the_estimate_follows(tmp_path):
     job = table[("sirignano2022", "sgd", "N_1600")]
     expected = overhead + rate * sgd.cost(job.params).work
     assert estimates["sirignano2022/sgd/N_1600"].seconds == pytest.approx(expected)
+    peak = base + factor * sgd.cost(job.params).memory_bytes / 1e6  # linear above the baseline
+    assert estimates["sirignano2022/sgd/N_1600"].peak_mb == pytest.approx(peak, rel=1e-3)
     assert sum(e.rule == "figure" for e in estimates.values()) == len(registry.paper("sirignano2022").figures)
     text = cost.format_estimate(list(estimates.values()), calibration, cores=2)
     assert "estimated wall time on 2 cores" in text and "width_scaling" in text

@@ -101,3 +101,33 @@ def test_cases_check_their_inputs():
         experiments.phase_diagram_cases({**SMALL, "width_bands": [2]})
     with pytest.raises(ValueError, match="late_epsilon"):
         experiments.phase_diagram_cases({**SMALL, "late_epsilon": 1e-2})
+
+
+def test_wide_cells_use_the_reduction_and_say_so():
+    """Widths >= reduction_min_width run by the reduction (flag 1), with the same outputs as a
+    brute-force cell: converged runs with T_eps inside the cap and finite hidden movement."""
+    params = {**SMALL, "widths": [24, 5000], "reduction_min_width": 1000, "depth": 3}
+    ds = experiments.run_phase_diagram(job_context(about.KEY, "phase_diagram", "L_3", params))
+    assert ds["method"].sel(depth=3).values.tolist() == [experiments.METHOD_BRUTE_FORCE, experiments.METHOD_REDUCTION]
+    wide = ds.sel(depth=3, width=5000, lr_factor=1.0)
+    assert (wide["status"] == engine.STATUS_CODES[engine.STATUS_CONVERGED]).all()
+    assert np.all((wide["t_eps"] > 0) & (wide["t_eps"] <= SMALL["max_steps"]))
+    assert np.all(np.isfinite(wide["hidden_movement"])) and np.all(np.isnan(wide["gram_min_init"]))
+    # movement ~ 1/m: far smaller at m = 5000 than at m = 24
+    narrow = ds.sel(depth=3, width=24, lr_factor=1.0)
+    assert float(wide["hidden_movement"].mean()) < float(narrow["hidden_movement"].mean()) / 20
+
+
+def test_cross_check_claim_fails_when_the_methods_differ_in_law():
+    """D7 on a cross-check dataset whose reduction times are shifted by 50 % rejects."""
+    from deeplinear.papers.duhu2019.claims import d7
+
+    params = {**SMALL, "depths": [3], "cross_check_widths": [8], "cross_check_seeds": 12, "depth": 3}
+    ds = experiments.run_cross_check(job_context(about.KEY, "cross_check", "L_3", params))
+    ok = d7.evaluate("duhu2019", {"cross_check": ds})[0]
+    assert ok.passed, ok
+    shifted = ds.copy(deep=True)
+    shifted["t_eps"].loc[{"solver": "reduction"}] = shifted["t_eps"].sel(solver="reduction") * 1.5 + 50
+    shifted["loss"].loc[{"solver": "reduction"}] = shifted["loss"].sel(solver="reduction") * 3
+    bad = d7.evaluate("duhu2019", {"cross_check": shifted})[0]
+    assert not bad.passed and bad.measured < 1e-4, bad

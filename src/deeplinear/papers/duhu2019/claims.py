@@ -277,15 +277,21 @@ def d6(datasets):
 def cross_check_p_values(ds) -> tuple[list[float], list[str]]:
     """Two-sample KS p-values, brute force vs reduction (dimension ``solver``), per (depth, width): of ``T_ε`` (runs that
     did not reach it ranked last, as ``max_steps + 1``) and of the loss at the logged step nearest half the pooled
-    median ``T_ε`` (mid-descent, where finite width matters most)."""
+    median ``T_ε`` at which every run is still running (mid-descent, where finite width matters
+    most)."""
     p, labels = [], []
     for L in ds["depth"].values:
         for m in ds["width"].values:
             cell = ds.sel(depth=L, width=m)
             t = cell["t_eps"].fillna(ds.attrs["max_steps"] + 1)  # not reached: ranked after every hit
             p.append(float(ks_2samp(t.sel(solver="brute_force").values, t.sel(solver="reduction").values).pvalue))
+            # the logged step nearest half the pooled median T_eps among those where every run
+            # of both methods is still running (a run's loss is NaN after it stops)
+            running = np.isfinite(cell["loss"].values).all(axis=(0, 1))
+            candidates = np.flatnonzero(running)
             half = np.nanmedian(cell["t_eps"].values) / 2 if np.isfinite(cell["t_eps"].values).any() else np.inf
-            point = int(np.argmin(np.abs(ds["step"].values - half))) if np.isfinite(half) else -1
+            target = half if np.isfinite(half) else ds["step"].values[candidates[-1]]
+            point = int(candidates[np.argmin(np.abs(ds["step"].values[candidates] - target))])
             loss = cell["loss"].isel(log_point=point)
             p.append(float(ks_2samp(loss.sel(solver="brute_force").values, loss.sel(solver="reduction").values).pvalue))
             step = int(ds["step"].values[point])

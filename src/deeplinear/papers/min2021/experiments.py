@@ -480,10 +480,11 @@ def imbalance_cost(p: Mapping[str, Any]) -> JobCost:
 
 
 def implicit_bias_cost(p: Mapping[str, Any]) -> JobCost:
-    """The exact reduction: n x n-sized state per (seed, alpha, width), up to ``max_steps``."""
+    """The exact reduction: per (seed, alpha, width) a state of about n x n and products with the
+    n x d data, up to ``max_steps`` (the slowest runs reach the cap)."""
     runs = p["n_seeds"] * len(p["alphas"]) * len(p["widths"])
     n = p["n_samples"]
-    return JobCost(work=runs * p["max_steps"] * n * n, memory_bytes=8 * 4 * runs * n * p["input_dim"])
+    return JobCost(work=runs * p["max_steps"] * n * n * p["input_dim"], memory_bytes=8 * 4 * runs * n * p["input_dim"])
 
 
 def implicit_bias_brute_cost(p: Mapping[str, Any]) -> JobCost:

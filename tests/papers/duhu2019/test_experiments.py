@@ -91,6 +91,10 @@ def test_phase_diagram_flags_and_shapes(phase):
 def test_cases_check_their_inputs():
     with pytest.raises(ValueError, match="output_dim"):
         experiments.phase_diagram_cases({**SMALL, "output_dim": 2})
+    with pytest.raises(ValueError, match="cross_check_widths"):
+        experiments.cross_check_cases({**SMALL, "output_dim": 2, "widths": [2], "cross_check_widths": [1]})
+    with pytest.raises(ValueError, match="depth >= 2"):
+        experiments.cross_check_cases({**SMALL, "depths": [1]})
     with pytest.raises(ValueError, match="lr_factors"):
         experiments.phase_diagram_cases({**SMALL, "lr_factors": [2.0]})
     assert sorted(experiments.phase_diagram_cases(SMALL)) == ["L_1_m_1-24", "L_3_m_1-24"]

@@ -354,6 +354,11 @@ def run_phase_diagram(ctx: JobContext) -> xr.Dataset:
 
 def cross_check_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """One job per depth ``L >= 2`` of the phase diagram: both methods at ``cross_check_widths``."""
+    if min(section["cross_check_widths"]) < section["output_dim"]:
+        raise ValueError(
+            f"{KEY}.phase_diagram.cross_check_widths must be >= output_dim ({section['output_dim']}): "
+            "narrower nets cannot reach OPT = 0"
+        )
     cases = {}
     for case, params in one_job_per(section, "depths", "depth", "L").items():
         if params["depth"] > 1:

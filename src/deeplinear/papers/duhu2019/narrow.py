@@ -40,6 +40,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from deeplinear import engine
+from deeplinear.krylov_deep import EigenProblem
 
 CAPPED = engine.STATUS_CODES[engine.STATUS_CAPPED]
 CONVERGED = engine.STATUS_CODES[engine.STATUS_CONVERGED]
@@ -58,12 +59,8 @@ class EigenData:
     @classmethod
     def from_data(cls, X: np.ndarray, Y: np.ndarray, rank: int) -> EigenData:
         """From ``X`` (n x d_in, samples as rows) and ``Y = X Φ^T`` (n x 1)."""
-        lam, V = np.linalg.eigh(X.T @ X)
-        order = np.argsort(lam)[::-1][:rank]
-        lam, V = lam[order], V[:, order]
-        # phi = V^T Phi^T, recovered from Y = X Phi^T = U S V^T Phi^T
-        phi = (V.T @ X.T @ Y)[:, 0] / lam
-        return cls(lam, V, phi)
+        problem = EigenProblem.from_data(X, Y, rank)
+        return cls(problem.lam, problem.basis, problem.phi[0])
 
 
 # ---- 2 x 2 products written out (each operand a tuple of four arrays) ------------------------------

@@ -125,7 +125,7 @@ def test_report_page_opens_with_the_claims_table_and_captions_each_figure_once(s
     table = page[page.index('<table id="claims">') : page.index("</table>")]
     assert table.count("<tr class=") == len(rows)
     for row in rows:
-        assert f'id="claim-{row["id"]}"' in table
+        assert f'id="claim-{html.escape(row["id"])}"' in table
     for paper, figures in FIGURES.items():
         for figure in figures:
             caption = registry.paper(paper).figures[figure].caption

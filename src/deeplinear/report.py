@@ -23,10 +23,13 @@ from deeplinear.claims import Claim, read_claims_json
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.3em; margin-top: 2em; border-bottom: 1px solid #ccc; }
-table { border-collapse: collapse; font-size: 0.9em; width: 100%; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
+table { border-collapse: collapse; font-size: 0.9em; width: 100%; table-layout: fixed; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
+col.id { width: 9%; } col.paper { width: 10%; } col.verdict { width: 6%; } col.num { width: 8%; }
+col.tol { width: 22%; } col.text { width: 37%; }
 th { background: #f0f0f0; position: sticky; top: 0; }
-td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num { font-variant-numeric: tabular-nums; }
 tr.pass td.verdict { background: #dff0d8; color: #1e5b1e; font-weight: bold; }
 tr.fail td.verdict { background: #f2dede; color: #8a1f1f; font-weight: bold; }
 details summary { cursor: pointer; color: #555; }
@@ -74,7 +77,11 @@ def claims_table_html(claims: Sequence[Claim]) -> str:
         "<tr><th>claim</th><th>paper</th><th>verdict</th><th>measured</th><th>predicted</th>"
         "<th>tolerance</th><th>statement and note</th></tr>"
     )
-    return f'<table id="claims">\n<thead>{header}</thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody></table>"
+    cols = (
+        '<colgroup><col class="id"><col class="paper"><col class="verdict"><col class="num"><col class="num">'
+        '<col class="tol"><col class="text"></colgroup>'
+    )
+    return f'<table id="claims">\n{cols}<thead>{header}</thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody></table>"
 
 
 def figure_html(entry: FigureEntry) -> str:

@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     pub.add_argument("--results", default="results")
     pub.add_argument("--figures", default="figures")
     pub.add_argument("--command", dest="run_command", default="snakemake --cores 2", help="the command that ran")
+    pub.add_argument("--note", default="", help="a paragraph for RUN.md (what was left out and why)")
     pub.add_argument("-o", "--output", required=True)
     run = sub.add_parser("run", help="run one experiment job", parents=[config_opts])
     run.add_argument("paper")
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
             config = load_config(args.config_after or args.config, args.set + args.set_after)
             for folder in publish.publish(
-                args.papers, config, args.results, args.figures, args.output, args.run_command
+                args.papers, config, args.results, args.figures, args.output, args.run_command, args.note
             ):
                 print(f"wrote {folder}")
         elif args.command == "estimate":

@@ -55,7 +55,9 @@ def _claims_rows(claims_csv: Path, paper: str) -> tuple[list[str], list[dict[str
         return list(reader.fieldnames or []), [row for row in reader if row["paper"] == paper]
 
 
-def publish_paper(paper: str, config: Mapping[str, Any], results: Path, figures: Path, out: Path, command: str) -> Path:
+def publish_paper(
+    paper: str, config: Mapping[str, Any], results: Path, figures: Path, out: Path, command: str, note: str = ""
+) -> Path:
     """Write the record of one paper (see the module doc); returns its folder."""
     spec = registry.paper(paper)
     folder = out / paper
@@ -93,6 +95,8 @@ def publish_paper(paper: str, config: Mapping[str, Any], results: Path, figures:
         "Figures: " + ", ".join(f"[{n}]({n}.png)" for n in spec.figures),
         "",
     ]
+    if note:
+        lines += ["## Note", "", note, ""]
     (folder / "RUN.md").write_text("\n".join(lines))
     return folder
 
@@ -138,9 +142,15 @@ def _short(value: str) -> str:
 
 
 def publish(
-    papers: Sequence[str], config: Mapping[str, Any], results: Path, figures: Path, out: Path, command: str
+    papers: Sequence[str],
+    config: Mapping[str, Any],
+    results: Path,
+    figures: Path,
+    out: Path,
+    command: str,
+    note: str = "",
 ) -> list[Path]:
-    """Publish each named paper's record and rewrite the index."""
-    folders = [publish_paper(p, config, Path(results), Path(figures), Path(out), command) for p in papers]
+    """Publish each named paper's record (with ``note`` in its RUN.md) and rewrite the index."""
+    folders = [publish_paper(p, config, Path(results), Path(figures), Path(out), command, note) for p in papers]
     write_index(Path(out))
     return folders

@@ -12,10 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from deeplinear import NUMERICS_VERSION, claims, dataset, registry, seeding
-from deeplinear.devices import configure_threads, device_description, resolve_device, set_deterministic
 
 #: Config keys shared by every job (the rest of a job's params come from its paper section).
 GLOBAL_KEYS = ("base_seed", "device")
@@ -66,6 +63,10 @@ def job_context(
 ) -> registry.JobContext:
     """The context a runner receives: params, resolved device (``params["device"]``, default
     ``cpu``), float64, and fresh random streams under ``params["base_seed"]``."""
+    import torch
+
+    from deeplinear.devices import resolve_device
+
     device = resolve_device(params.get("device", "cpu"))
     streams = seeding.Streams(params["base_seed"], paper)
     return registry.JobContext(paper, experiment, case, params, device, streams, torch.float64, progress)
@@ -81,6 +82,10 @@ def run_job(
     wildcards: Mapping[str, str] | None = None,
 ) -> Path:
     """Run one experiment job and write its dataset (with provenance) atomically to ``output``."""
+    import torch  # only experiment jobs pay for torch; combine, claims-table jobs do not
+
+    from deeplinear.devices import configure_threads, device_description, resolve_device, set_deterministic
+
     configure_threads(threads)
     set_deterministic()
     exp = registry.experiment(job.paper, job.experiment)

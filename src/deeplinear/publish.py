@@ -40,13 +40,25 @@ def _job_records(results: Path, paper: str) -> list[tuple[str, float, float]]:
 
 
 def _provenance(results: Path, paper: str) -> dict[str, str]:
-    """Commit, dirty flag and library versions recorded in one of the paper's combined datasets."""
+    """Library versions from one of the paper's combined datasets, and the git commits recorded by
+    its per-job datasets (``"<commit> (<n> jobs), ..."`` when a run resumed across commits)."""
+    import collections
+
+    combined = sorted(nc for kind in registry.KINDS for nc in (results / kind / paper).glob("*.nc"))
+    if not combined:
+        raise FileNotFoundError(f"no combined dataset of {paper} under {results}")
+    attrs = dataset.read_dataset(combined[0]).attrs
+    keys = ("torch_version", "numpy_version", "python_version", "device")
+    out = {k: str(attrs.get(k, "unknown")) for k in keys}
+    commits, dirty = collections.Counter(), set()
     for kind in registry.KINDS:
-        for nc in sorted((results / kind / paper).glob("*.nc")):
-            attrs = dataset.read_dataset(nc).attrs
-            keys = ("git_commit", "git_dirty", "torch_version", "numpy_version", "python_version", "device")
-            return {k: str(attrs.get(k, "unknown")) for k in keys}
-    raise FileNotFoundError(f"no combined dataset of {paper} under {results}")
+        for nc in (results / kind / paper).glob("*/*.nc"):
+            job = dataset.read_dataset(nc).attrs
+            commits[str(job.get("git_commit", "unknown"))] += 1
+            dirty.add(str(job.get("git_dirty", "unknown")))
+    out["git_commit"] = ", ".join(f"{c} ({n} jobs)" for c, n in commits.most_common()) or "unknown"
+    out["git_dirty"] = ", ".join(sorted(dirty)) or "unknown"
+    return out
 
 
 def _claims_rows(claims_csv: Path, paper: str) -> tuple[list[str], list[dict[str, str]]]:
@@ -80,7 +92,7 @@ def publish_paper(
         f"# {spec.title}: {config['scale']}-scale run",
         "",
         f"- Reference: {spec.reference}",
-        f"- Code: git commit `{prov['git_commit']}` (uncommitted changes: {prov['git_dirty']})",
+        f"- Code: git commit {prov['git_commit']} (uncommitted changes: {prov['git_dirty']})",
         f"- Command: `{command}`",
         f"- Machine: {platform.machine()}, device {prov['device']}; Python {prov['python_version']}, "
         f"torch {prov['torch_version']}, numpy {prov['numpy_version']}",

@@ -24,9 +24,19 @@ from deeplinear.stats import bootstrap_loglog_slope
 # ---- figures -----------------------------------------------------------------------------------
 
 
+def _width_label(w) -> str:
+    """A width as a tick label: plain up to 4096, a power of ten (10⁴) or 10^k-style beyond."""
+    w = int(w)
+    if w <= 4096:
+        return str(w)
+    k = round(float(np.log10(w)))
+    digits = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+    return f"10{str(k).translate(digits)}" if 10**k == w else f"{w:.0e}"
+
+
 def _log2_ticks(ax, widths):
     ax.set_xticks(np.arange(len(widths)))
-    ax.set_xticklabels([str(int(w)) for w in widths])
+    ax.set_xticklabels([_width_label(w) for w in widths])
 
 
 def plot_phase_diagram(datasets: Mapping[str, xr.Dataset]):

@@ -111,31 +111,9 @@ def calibrate(results_dirs: Iterable[str | Path]) -> dict[str, Any]:
         by_key.setdefault(key, []).append((params, seconds, peak))
     for key, rows in sorted(by_key.items()):
         paper, name = key.split("/")
-        cost_fn = registry.experiment(paper, name).cost
-        if cost_fn is None:
-            continue
-        usable = []
-        for row in rows:
-            try:
-                usable.append((cost_fn(row[0]), row))
-            except KeyError:  # a dataset of an older version whose params lack a key: skip it
-                continue
-        if not usable:
-            continue
-        costs, rows = [c for c, _ in usable], [r for _, r in usable]
-        # ratio of sums: the large jobs, which make the total, set the rate
-        total_work = sum(c.work for c in costs)
-        rate = sum(max(s - overhead, 0.0) for _, s, _ in rows) / total_work if total_work > 0 else 0.0
-        peaks = [(peak, c.memory_bytes) for c, (_, _, peak) in zip(costs, rows, strict=True) if math.isfinite(peak)]
-        peak_max, bytes_at_peak = max(peaks) if peaks else (base_mb, 1.0)
-        experiments[key] = {
-            "seconds_per_work": rate,
-            "peak_mb": peak_max,
-            "array_mb_at_peak": max(bytes_at_peak, 1.0) / 1e6,
-            "work_range": [min(c.work for c in costs), max(c.work for c in costs)],
-            "n_jobs": len(rows),
-            "seconds_range": [min(s for _, s, _ in rows), max(s for _, s, _ in rows)],
-        }
+        fit = _fit_experiment(registry.experiment(paper, name).cost, rows, overhead, base_mb)
+        if fit is not None:
+            experiments[key] = fit
     return {
         "machine": f"{platform.machine()}, {_cpu_count()} cores, Python {platform.python_version()}",
         "overhead_s": overhead,
@@ -150,6 +128,35 @@ def calibrate(results_dirs: Iterable[str | Path]) -> dict[str, Any]:
             for rule, rows in post.items()
             if rows
         },
+    }
+
+
+def _fit_experiment(cost_fn, rows: list, overhead: float, base_mb: float) -> dict[str, Any] | None:
+    """Rate and memory of one experiment from its calibration jobs ``(params, seconds, peak MB)``;
+    ``None`` without a cost function or without a job it can price."""
+    if cost_fn is None:
+        return None
+    usable = []
+    for row in rows:
+        try:
+            usable.append((cost_fn(row[0]), row))
+        except KeyError:  # a dataset of an older version whose params lack a key: skip it
+            continue
+    if not usable:
+        return None
+    costs, rows = [c for c, _ in usable], [r for _, r in usable]
+    # ratio of sums: the large jobs, which make the total, set the rate
+    total_work = sum(c.work for c in costs)
+    rate = sum(max(s - overhead, 0.0) for _, s, _ in rows) / total_work if total_work > 0 else 0.0
+    peaks = [(peak, c.memory_bytes) for c, (_, _, peak) in zip(costs, rows, strict=True) if math.isfinite(peak)]
+    peak_max, bytes_at_peak = max(peaks) if peaks else (base_mb, 1.0)
+    return {
+        "seconds_per_work": rate,
+        "peak_mb": peak_max,
+        "array_mb_at_peak": max(bytes_at_peak, 1.0) / 1e6,
+        "work_range": [min(c.work for c in costs), max(c.work for c in costs)],
+        "n_jobs": len(rows),
+        "seconds_range": [min(s for _, s, _ in rows), max(s for _, s, _ in rows)],
     }
 
 

@@ -58,6 +58,16 @@ def _named_paths(items: list[str]) -> dict[str, str]:
     return out
 
 
+def _config_file(args: argparse.Namespace) -> str:
+    """``--config`` given after the command wins over one given before it."""
+    return getattr(args, "config_after", None) or args.config
+
+
+def _config_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The validated config of the command line: ``--config``/``--set`` before or after the command."""
+    return load_config(_config_file(args), args.set + getattr(args, "set_after", []))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="deeplinear", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -125,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "publish":
             from deeplinear import publish
 
-            config = load_config(args.config_after or args.config, args.set + args.set_after)
+            config = _config_of(args)
             for folder in publish.publish(
                 args.papers, config, args.results, args.figures, args.output, args.run_command, args.note
             ):
@@ -134,13 +144,12 @@ def main(argv: list[str] | None = None) -> int:
             from deeplinear import cost
 
             calibration = cost.read_calibration(args.calibration or cost.CALIBRATION_FILE)
-            config = load_config(args.config_after or args.config, args.set + args.set_after)
+            config = _config_of(args)
             estimates = cost.estimate_jobs(config, calibration)
-            print(f"config: {args.config_after or args.config}, scale {config['scale']}, papers {config['papers']}")
+            print(f"config: {_config_file(args)}, scale {config['scale']}, papers {config['papers']}")
             print(cost.format_estimate(estimates, calibration, args.cores))
         else:
-            config_file = getattr(args, "config_after", None) or args.config
-            table = jobs.job_table(load_config(config_file, args.set + getattr(args, "set_after", [])))
+            table = jobs.job_table(_config_of(args))
             if args.command == "jobs":
                 for (paper, experiment, case), job in table.items():
                     print(f"{job.kind}/{paper}/{experiment}/{case}")

@@ -64,7 +64,7 @@ PAPER = Paper(
     key=KEY,
     title="Du & Hu (2019)",
     reference=REFERENCE,
-    version="2",  # 2: widths >= reduction_min_width by the exact deep reduction
+    version="3",  # 2: widths >= reduction_min_width by the exact deep reduction; 3: init sampler renormalised per layer
     experiments={
         "phase_diagram": Experiment(
             "phase_diagram",

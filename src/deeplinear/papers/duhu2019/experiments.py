@@ -428,18 +428,28 @@ def init_statistics_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any
     return one_job_per(section, "depths", "depth", "L")
 
 
-def sample_init_outputs(
+def sample_init_log_outputs(
     depth: int, width: int, input_dim: int, output_dim: int, n: int, gen: torch.Generator
 ) -> Tensor:
-    r""":math:`q = \alpha^2\lVert W_{L:1}x\rVert^2/\lVert x\rVert^2` for ``n`` real networks with
-    iid ``N(0, 1)`` weights (every matrix drawn in full), ``x = e_1``."""
+    r""":math:`\ln q`, :math:`q = \alpha^2\lVert W_{L:1}x\rVert^2/\lVert x\rVert^2`, for ``n`` real
+    networks with iid ``N(0, 1)`` weights (every matrix drawn in full), ``x = e_1``.
+
+    The vector is renormalised after every layer and the logs of the norms are summed,
+    :math:`\ln q = \sum_i \ln(\lVert W_i v_{i-1}\rVert^2/d_i)` with :math:`v_i` the unit vector
+    and :math:`d_i` the layer's output width (so :math:`\prod_i d_i^{-1} = \alpha^2`): the product
+    of 256 layers of width 64 (:math:`\lVert W_{L:1}x\rVert^2 \approx 64^{255}`) would overflow
+    float64 without it."""
     v = torch.zeros(n, input_dim, 1, dtype=DTYPE)
     v[:, 0] = 1.0
     dims = [input_dim] + [width] * (depth - 1) + [output_dim]
+    log_q = torch.zeros(n, dtype=DTYPE)
     for i in range(depth):
         W = torch.randn(n, dims[i + 1], dims[i], generator=gen, dtype=DTYPE)
         v = W @ v
-    return output_scale(width, depth, output_dim) ** 2 * v.square().sum(dim=(-2, -1))
+        norm_sq = v.square().sum(dim=(-2, -1))
+        log_q += torch.log(norm_sq / dims[i + 1])
+        v = v / norm_sq.sqrt()[:, None, None]
+    return log_q
 
 
 def run_init_statistics(ctx: JobContext) -> xr.Dataset:
@@ -449,10 +459,11 @@ def run_init_statistics(ctx: JobContext) -> xr.Dataset:
     rows = {k: [] for k in ("q_mean", "log_q_mean", "q_mean_pred", "q_se", "log_q_mean_pred", "log_q_se")}
     for m in widths:
         gen = prior.torch_generator(ctx.streams.rng(f"init_statistics-L{depth}", m))
-        q = sample_init_outputs(depth, m, p["input_dim"], p["output_dim"], n, gen).numpy()
+        log_q = sample_init_log_outputs(depth, m, p["input_dim"], p["output_dim"], n, gen).numpy()
+        q = np.exp(log_q)
         mom = init_output_moments(m, depth, p["output_dim"])
         rows["q_mean"].append(q.mean())
-        rows["log_q_mean"].append(np.log(q).mean())
+        rows["log_q_mean"].append(log_q.mean())
         rows["q_mean_pred"].append(mom["mean"])
         rows["q_se"].append(np.sqrt(mom["var"] / n))
         rows["log_q_mean_pred"].append(mom["log_mean"])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -106,6 +109,32 @@ def test_batching_does_not_change_a_member(rng):
         torch.testing.assert_close(alone.weights[0][0], batched.weights[0][i], rtol=1e-12, atol=1e-14)
 
 
+def test_member_step_factors_equal_separate_runs(rng):
+    """One batch with per-member step factors (1, 0.5, 3) follows each member's own run at
+    lr * factor; a member stopping at its target keeps its weights while the others go on."""
+    weights, data = _problem(rng, n_members=3, n=3, d=5, widths=(6,))
+    factors = [1.0, 0.5, 3.0]
+    target = torch.tensor([1e-5, -1.0, -1.0])
+    batched = engine.train(weights, data, 0.02, steps=600, member_lr_factor=torch.tensor(factors), target_loss=target)
+    for i, factor in enumerate(factors):
+        alone = engine.train(
+            [w[i : i + 1] for w in weights],
+            engine.Regression(data.X[i : i + 1], data.Y[i : i + 1]),
+            0.02 * factor,
+            steps=600,
+            target_loss=target[i : i + 1],
+        )
+        assert alone.stop_step[0] == batched.stop_step[i]
+        for w_alone, w_batched in zip(alone.weights, batched.weights, strict=True):
+            torch.testing.assert_close(w_alone[0], w_batched[i], rtol=1e-12, atol=1e-14)
+    assert batched.status[0] == engine.STATUS_CODES[engine.STATUS_CONVERGED]
+
+
+def test_prefix_products_end_in_the_end_to_end_matrix_bit_for_bit(rng):
+    weights, _ = _problem(rng, widths=(4, 6, 3))
+    assert torch.equal(engine.prefix_products(weights)[-1], engine.end_to_end(weights))
+
+
 def test_grad_norm_metric_equals_dense_gradient_norm(rng):
     weights, data = _problem(rng, widths=(3, 4))
     result = engine.train(weights, data, 0.01, steps=0)
@@ -133,3 +162,14 @@ def test_cuda_matches_cpu_in_float64(rng):
     gpu = engine.train([w.cuda() for w in weights], cuda_data, 0.02, steps=300)
     # float64 on both; only the reduction order differs
     np.testing.assert_allclose(gpu.metrics["loss"], cpu.metrics["loss"], rtol=1e-10)
+
+
+def test_set_deterministic_enables_the_flag_without_importing_inductor():
+    """The jobs' start-up: the eager-mode determinism flag is on, and torch._inductor.config (about
+    a second to import, only used by torch.compile) is not loaded. In a fresh interpreter."""
+    code = (
+        "import sys, torch; from deeplinear.devices import set_deterministic; set_deterministic(); "
+        "print(torch.are_deterministic_algorithms_enabled(), 'torch._inductor.config' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.split() == ["True", "False"]

@@ -40,6 +40,14 @@ def configure_threads(threads: int | None = None) -> int:
 
 
 def set_deterministic() -> None:
-    """Ask torch for deterministic kernels (also on CUDA, where cuBLAS needs a workspace config)."""
+    """Ask torch for deterministic kernels (also on CUDA, where cuBLAS needs a workspace config).
+
+    Sets the eager-mode flag directly: ``torch.use_deterministic_algorithms`` also imports
+    ``torch._inductor.config`` to set the same flag for ``torch.compile``, which the library never
+    uses; that import costs about a second of every job's start-up."""
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True)
+    set_flag = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if set_flag is None:  # a torch without the private setter: the public (slower) call
+        torch.use_deterministic_algorithms(True)
+    else:
+        set_flag(True, warn_only=False)

@@ -116,7 +116,18 @@ def loss_from_residual(res: Tensor, weight: float = 1.0) -> Tensor:
     return 0.5 * weight * res.square().sum(dim=(-2, -1))
 
 
-def gradient_factors(weights: Sequence[Tensor], G: Tensor, scale: float = 1.0) -> list[tuple[Tensor | None, Tensor]]:
+def prefix_products(weights: Sequence[Tensor]) -> list[Tensor]:
+    """``P_i = W_i ... W_1`` for ``i = 1..L`` (each (E, m_i, d)); ``P_L`` is ``beta`` before scaling,
+    in the same order of products as :func:`end_to_end`, so the two agree bit for bit."""
+    prefixes = [weights[0]]
+    for w in weights[1:]:
+        prefixes.append(w @ prefixes[-1])
+    return prefixes
+
+
+def gradient_factors(
+    weights: Sequence[Tensor], G: Tensor, scale: float = 1.0, prefixes: Sequence[Tensor] | None = None
+) -> list[tuple[Tensor | None, Tensor]]:
     r"""Each layer's gradient as a product of two thin factors, ``dl/dW_i = left_i @ right_i``.
 
     :math:`\partial\ell/\partial W_i = s\,(W_L\cdots W_{i+1})^\top G\,(W_{i-1}\cdots W_1)^\top`
@@ -124,15 +135,14 @@ def gradient_factors(weights: Sequence[Tensor], G: Tensor, scale: float = 1.0) -
     suffix product (``None`` for the top layer, meaning the identity) and ``right_i``
     (E, k, m_{i-1}) is ``s G`` times the transposed prefix product. Updates apply the factors
     with one fused ``baddbmm`` and never materialise the gradient; prefix and suffix products
-    are built once, so a step costs ``O(L)`` batched products.
+    are built once (``prefixes`` from :func:`prefix_products` when the caller has them), so a
+    step costs ``O(L)`` batched products.
     """
     n_layers = len(weights)
     right = G * scale if scale != 1.0 else G
-    prefix: Tensor | None = None  # W_{i-1} ... W_1, None = identity
-    rights = []
-    for i in range(n_layers):
-        rights.append(right if prefix is None else right @ prefix.transpose(-1, -2))
-        prefix = weights[i] if prefix is None else weights[i] @ prefix
+    if prefixes is None:
+        prefixes = prefix_products(weights[:-1]) if n_layers > 1 else []
+    rights = [right] + [right @ prefixes[i - 1].transpose(-1, -2) for i in range(1, n_layers)]
     suffix: Tensor | None = None  # W_L ... W_{i+1}, None = identity
     lefts: list[Tensor | None] = [None] * n_layers
     for i in range(n_layers - 1, -1, -1):
@@ -166,10 +176,17 @@ def factored_norm_sq(left: Tensor | None, right: Tensor) -> Tensor:
 def _loss_and_factors(
     weights: Sequence[Tensor], data: Regression, scale: float
 ) -> tuple[Tensor, list[tuple[Tensor | None, Tensor]], Tensor]:
-    beta = end_to_end(weights, scale)
+    loss, G, beta, prefixes = _forward(weights, data, scale)
+    return loss, gradient_factors(weights, G, scale, prefixes), beta
+
+
+def _forward(weights: Sequence[Tensor], data: Regression, scale: float) -> tuple[Tensor, Tensor, Tensor, list[Tensor]]:
+    """Loss (E,), ``G = dl/dbeta`` (E, k, d), ``beta`` and the prefix products, from one pass."""
+    prefixes = prefix_products(weights)
+    beta = prefixes[-1] * scale if scale != 1.0 else prefixes[-1]
     res = residual(beta, data)
     G = data.weight * (res.transpose(-1, -2) @ data.X)
-    return loss_from_residual(res, data.weight), gradient_factors(weights, G, scale), beta
+    return loss_from_residual(res, data.weight), G, beta, prefixes
 
 
 def loss_and_gradients(
@@ -269,8 +286,9 @@ def train(
         logged.append(step)
 
     step = 0
+    any_diverged = False
     for step in range(steps + 1):
-        loss, factors, beta = _loss_and_factors(ws, data, scale)
+        loss, G, beta, prefixes = _forward(ws, data, scale)
         if loss0 is None:
             loss0 = loss.clone().clamp_min(torch.finfo(loss.dtype).tiny)
         bad = ~torch.isfinite(loss) | (loss > divergence_factor * loss0)
@@ -283,7 +301,7 @@ def train(
         converged |= newly_converged
         active &= ~(newly_diverged | newly_converged)
         if step in log_set:
-            record(step, loss, factors, beta)
+            record(step, loss, gradient_factors(ws, G, scale, prefixes[:-1]), beta)
         if step == steps:
             break
         if (step % check_every == 0 or step in log_set) and not bool(active.any()):
@@ -293,12 +311,15 @@ def train(
                     values.append(values[-1])
                 logged.append(later)
             break
-        mask = active.view(-1, 1, 1)
-        for w, (left, right), lr_i in zip(ws, factors, lrs, strict=True):
-            if lr_factor is not None:
-                right = right * lr_factor
-            # frozen members get a zero update; where() also keeps a non-finite factor out
-            right = torch.where(mask, right, 0.0)
+        # Frozen members get a zero update and each member its step factor, both folded into G once
+        # instead of into every layer's factor (bit for bit the same for factors 0, 1 and powers of 2).
+        coef = active.view(-1, 1, 1).to(G.dtype)
+        if lr_factor is not None:
+            coef = coef * lr_factor
+        any_diverged = any_diverged or bool(newly_diverged.any())
+        for w, (left, right), lr_i in zip(ws, gradient_factors(ws, G * coef, scale, prefixes[:-1]), lrs, strict=True):
+            if any_diverged:  # a diverged member's products may be non-finite: 0 * inf must not enter
+                right = torch.where(active.view(-1, 1, 1), right, 0.0)
             if left is None:
                 w.sub_(right, alpha=lr_i)
             else:

@@ -85,6 +85,20 @@ def test_members_stop_at_their_own_target(rng):
     assert result.stop_step[1] == 3000
 
 
+def test_logged_loss_after_every_member_stopped_is_the_loss_at_the_stop(rng):
+    """All members stop between two logged steps (the loop then ends early): every later logged
+    loss is the loss of the stopped weights, not the last value logged before the stop."""
+    weights, data = _problem(rng, n_members=2, n=3, d=5, widths=(8,))
+    log_steps = np.array([0, 5, 3000])
+    result = engine.train(weights, data, 0.05, steps=3000, target_loss=1e-6, log_steps=log_steps, check_every=16)
+    assert (result.status == engine.STATUS_CODES[engine.STATUS_CONVERGED]).all()
+    assert np.all(result.stop_step > 5)
+    stopped = [w.clone() for w in result.weights]
+    res = engine.residual(engine.end_to_end(stopped), data)
+    np.testing.assert_array_equal(result.metrics["loss"][-1], engine.loss_from_residual(res).numpy())
+    assert result.steps.tolist() == [0, 5, 3000]
+
+
 def test_divergence_is_flagged_not_raised(rng):
     weights, data = _problem(rng, n_members=2, n=6, d=4, widths=(5,), data_scale=[1.0, 30.0])
     result = engine.train(weights, data, 0.05, steps=400)

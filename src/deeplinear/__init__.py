@@ -10,6 +10,6 @@ __version__ = "0.1.0"
 #: to one paper bumps that paper's ``Paper.version`` instead). Every experiment rule
 #: passes it through ``params:``, so Snakemake's params rerun trigger recomputes on purpose
 #: (and only then) when the numerics change; docstring or plotting edits do not rerun jobs.
-NUMERICS_VERSION = "2"
+NUMERICS_VERSION = "3"  # 3: logged values after every member stopped are the stopped state
 
 __all__ = ["NUMERICS_VERSION", "__version__"]

@@ -305,11 +305,16 @@ def train(
         if step == steps:
             break
         if (step % check_every == 0 or step in log_set) and not bool(active.any()):
-            # Every member is frozen: the remaining logged values equal the last ones.
-            for later in sorted(s for s in log_set if s > step):
+            # Every member is frozen: their state now is their state at every later logged step
+            # (recorded once, then repeated; not the last logged values, which may predate a stop).
+            later = sorted(s for s in log_set if s > step)
+            if later and step not in log_set:
+                record(later[0], loss, gradient_factors(ws, G, scale, prefixes[:-1]), beta)
+                later = later[1:]
+            for s_later in later:
                 for values in records.values():
                     values.append(values[-1])
-                logged.append(later)
+                logged.append(s_later)
             break
         # Frozen members get a zero update and each member its step factor, both folded into G once
         # instead of into every layer's factor (bit for bit the same for factors 0, 1 and powers of 2).

@@ -134,6 +134,29 @@ def test_wide_cells_use_the_reduction_and_say_so():
     assert float(wide["hidden_movement"].mean()) < float(narrow["hidden_movement"].mean()) / 20
 
 
+@pytest.mark.parametrize("width", [1, 2])
+@pytest.mark.parametrize("depth", [2, 3, 6])
+def test_narrow_cells_by_scans_follow_the_engine(width, depth):
+    """Widths 1 and 2: the phase-diagram cell by the narrow-net scans and by the engine, on the
+    same draws, give the same T_eps, late hits, statuses and stop steps, and the same loss curves
+    and hidden movement to 1e-9 relative (the two differ by rounding only). The factors 1, 4 and
+    64 give converged, capped and diverged members."""
+    p = {**SMALL, "max_steps": 3000, "epsilon": 1e-3, "late_epsilon": 1e-6, "n_seeds": 4}
+    streams = Streams(p["base_seed"], about.KEY)
+    X, Y = experiments.make_data(p, streams)
+    factors = [1.0, 4.0, 64.0]
+    scans = experiments._run_cell_narrow(p, X, Y, depth, width, factors, False, streams)
+    brute = experiments._run_cell(p, X, Y, depth, width, factors, torch.device("cpu"), False, streams)
+    for name in ("status", "t_eps", "t_late", "stop_step"):
+        np.testing.assert_array_equal(scans[name], brute[name], err_msg=name)
+    for name in ("loss", "movement"):
+        np.testing.assert_allclose(scans[name], brute[name], rtol=1e-9, equal_nan=True, err_msg=name)
+    np.testing.assert_array_equal(scans["gram_min"], brute["gram_min"])
+    assert scans["lr"] == brute["lr"]
+    codes = {engine.STATUS_CODES[k] for k in (engine.STATUS_CONVERGED, engine.STATUS_CAPPED, engine.STATUS_DIVERGED)}
+    assert set(np.unique(brute["status"])) <= codes
+
+
 def test_cross_check_claim_fails_when_the_methods_differ_in_law():
     """D7 on a cross-check dataset whose reduction times are shifted by 50 % rejects."""
     from deeplinear.papers.duhu2019.claims import d7

@@ -164,18 +164,80 @@ def _run_cell(p, X, Y, depth, width, factors, device, progress, streams: Streams
     }
 
 
-METHOD_BRUTE_FORCE, METHOD_REDUCTION = 0, 1
+def _run_cell_narrow(p, X, Y, depth, width, factors, progress, streams: Streams):
+    """The same outputs as :func:`_run_cell`, on the same draws, for widths 1 and 2 (one output,
+    ``L >= 2``) by the narrow-net scans (:func:`.narrow.train_logged`): GD on the real weights in the
+    eigen-coordinates of the data, a fixed number of array operations per step at any depth instead
+    of the engine's ``O(L)`` batched products. It follows the engine's trajectory to rounding."""
+    from deeplinear.papers.duhu2019 import narrow
+
+    seeds = range(p["n_seeds"])
+    d_in, d_out = p["input_dim"], p["output_dim"]
+    per_seed = [init_weights(depth, width, d_in, d_out, streams.rng(f"init-L{depth}", width, s)) for s in seeds]
+    scale = output_scale(width, depth, d_out)
+    lam = np.sort(np.linalg.eigvalsh(X.T @ X))[::-1]
+    seed_weights = [torch.as_tensor(np.stack([ws[i] for ws in per_seed]), dtype=DTYPE) for i in range(depth)]
+    P0 = gram_operator(seed_weights, torch.as_tensor(X, dtype=DTYPE)[None], scale)
+    lam_min_p, lam_max_p = normalised_gram_extremes(P0, p["rank"], d_out, depth, lam[p["rank"] - 1], lam[0])
+    lr = theorem_lr(depth, d_out, lam[0])
+    networks = [ws for ws in per_seed for _ in factors]  # member = (seed, factor), factor fastest
+    eigen = narrow.EigenData.from_data(X, Y, p["rank"])
+    chains = narrow.chains_from_weights(networks, [scale] * len(networks), eigen)
+    result = narrow.train_logged(
+        chains,
+        eigen,
+        lr * np.tile(np.asarray(factors, dtype=np.float64), len(seeds)),
+        p["max_steps"],
+        (p["epsilon"], p["late_epsilon"]),
+        log_grid(p),
+        progress=progress,
+    )
+    hidden = [
+        np.linalg.norm(result.middle[:, i - 1] - np.stack([ws[i] for ws in networks]), axis=(-2, -1))
+        / np.linalg.norm(np.stack([ws[i] for ws in networks]), axis=(-2, -1))
+        for i in movement_layers(depth)
+    ]
+    shape = (len(seeds), len(factors))
+    movement = np.max(hidden, axis=0) if hidden else np.full(len(networks), np.nan)
+    t_eps, t_late = (h.reshape(shape) for h in result.hit_step.T)
+    status = np.where(t_eps >= 0, engine.STATUS_CODES[engine.STATUS_CONVERGED], result.status.reshape(shape))
+    return {
+        "status": status.astype(np.int8),
+        "t_eps": t_eps,
+        "t_late": t_late,
+        "stop_step": result.stop_step.reshape(shape),
+        "loss": result.loss.reshape(*shape, -1),
+        "movement": movement.reshape(shape),
+        "gram_min": lam_min_p.cpu().numpy(),
+        "gram_max": lam_max_p.cpu().numpy(),
+        "lr": lr,
+    }
+
+
+def uses_narrow_scans(p: Mapping[str, Any], depth: int, width: int) -> bool:
+    """The cell's method for the narrowest nets: widths 1 and 2 with one output (L >= 2)."""
+    return depth > 1 and width <= 2 and p["output_dim"] == 1
+
+
+METHOD_BRUTE_FORCE, METHOD_REDUCTION, METHOD_NARROW = 0, 1, 2
 
 
 def _method_attrs() -> dict[str, Any]:
     return {
         "long_name": "how the cell was simulated",
         "units": "1",
-        "flag_values": np.array([METHOD_BRUTE_FORCE, METHOD_REDUCTION], dtype=np.int8),
-        "flag_meanings": "brute_force reduction",
+        "flag_values": np.array([METHOD_BRUTE_FORCE, METHOD_REDUCTION, METHOD_NARROW], dtype=np.int8),
+        "flag_meanings": "brute_force reduction narrow_scans",
         "comment": "brute_force: the engine on m x m matrices; reduction: the exact deep Krylov reduction "
-        "with lazily sampled Gaussian initial matrices (deeplinear.krylov_deep)",
+        "with lazily sampled Gaussian initial matrices (deeplinear.krylov_deep); narrow_scans: widths 1 "
+        "and 2, GD on the same real weights by the narrow-net scans (papers/duhu2019/narrow.py)",
     }
+
+
+def _method(p: Mapping[str, Any], depth: int, width: int) -> int:
+    if uses_reduction(p, depth, width):
+        return METHOD_REDUCTION
+    return METHOD_NARROW if uses_narrow_scans(p, depth, width) else METHOD_BRUTE_FORCE
 
 
 def uses_reduction(p: Mapping[str, Any], depth: int, width: int) -> bool:
@@ -276,6 +338,8 @@ def run_phase_diagram(ctx: JobContext) -> xr.Dataset:
         elif uses_reduction(p, depth, m):
             run_factors = [1.0]
             cell = _run_cell_reduced(p, X, Y, depth, m, ctx.streams, label)
+        elif uses_narrow_scans(p, depth, m):
+            cell = _run_cell_narrow(p, X, Y, depth, m, run_factors, label, ctx.streams)
         else:
             cell = _run_cell(p, X, Y, depth, m, run_factors, device, label, ctx.streams)
         lr = cell["lr"]
@@ -289,7 +353,7 @@ def run_phase_diagram(ctx: JobContext) -> xr.Dataset:
     t_late = np.where(out["t_late"] >= 0, out["t_late"], np.nan)
     dims = ("depth", "width", "lr_factor", "seed")
     lam = np.sort(np.linalg.eigvalsh(X.T @ X))[::-1]
-    method = [METHOD_REDUCTION if uses_reduction(p, depth, m) else METHOD_BRUTE_FORCE for m in widths]
+    method = [_method(p, depth, m) for m in widths]
     variables = {
         "method": (("depth", "width"), np.asarray([method], dtype=np.int8), _method_attrs()),
         "status": (dims, out["status"][None], _flag_attrs()),

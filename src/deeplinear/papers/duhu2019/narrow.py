@@ -316,3 +316,79 @@ def train_cells(
                 bar.update(min(1024, max_steps - bar.n))
     bar.close()
     return NarrowResult(hit, status, stop, loss0, t)
+
+
+@dataclass(frozen=True)
+class LoggedResult:
+    """Per member: the loss at each logged step (a stopped member keeps its last loss), the first
+    step with ``loss <= eps * loss(0)`` per threshold (``hit_step`` (E, n_eps), -1 if never),
+    ``status``, ``stop_step`` and the final middle layers ``middle`` (E, K, m, m)."""
+
+    loss: np.ndarray
+    hit_step: np.ndarray
+    status: np.ndarray
+    stop_step: np.ndarray
+    middle: np.ndarray
+
+
+def train_logged(
+    chains: Chains,
+    data: EigenData,
+    lr: np.ndarray,
+    max_steps: int,
+    epsilons: Sequence[float],
+    log_steps: np.ndarray,
+    *,
+    divergence_factor: float = 1e8,
+    progress: bool | str = False,
+) -> LoggedResult:
+    """Full-batch GD of every member, as :func:`deeplinear.engine.train` runs it, with the loss
+    recorded at ``log_steps``: a member stops when it reaches ``epsilons[0] * loss(0)``
+    (converged) or diverges (loss not finite or above ``divergence_factor * loss(0)``), else at
+    ``max_steps`` (capped); first hits of every threshold are tested at every step. No early
+    stopping: this serves the phase diagram's narrow cells (widths 1 and 2), which need every
+    run's own curve. ``chains`` is consumed."""
+    E = chains.U.shape[0]
+    eps = np.asarray(epsilons, dtype=np.float64)
+    log_steps = np.asarray(log_steps, dtype=np.int64)
+    log_index = {int(s): j for j, s in enumerate(log_steps)}
+    loss_log = np.full((E, log_steps.size), np.nan)
+    hit = np.full((E, eps.size), -1, dtype=np.int64)
+    status = np.full(E, CAPPED, dtype=np.int8)
+    stop = np.full(E, max_steps, dtype=np.int64)
+    final_middle = chains.middle.copy()
+    ids, c, lr_live = np.arange(E), chains, lr.astype(np.float64).copy()
+    loss0 = None
+    bar = tqdm(total=max_steps, disable=not progress, desc=progress or "narrow GD", mininterval=2.0, unit="step")
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(max_steps + 1):
+            loss, grads = loss_and_gradients(c, data)
+            if loss0 is None:
+                loss0 = loss.copy()
+            bad = ~np.isfinite(loss) | (loss > divergence_factor * loss0[ids])
+            fresh = (loss[:, None] <= loss0[ids, None] * eps[None, :]) & (hit[ids] < 0)
+            if fresh.any():
+                rows, cols = np.nonzero(fresh)
+                hit[ids[rows], cols] = t
+            if t in log_index:
+                loss_log[ids, log_index[t]] = loss
+            diverged = bad
+            converged = ~bad & (loss <= loss0[ids] * eps[0])
+            finished = diverged | converged
+            if finished.any() or t == max_steps:
+                done = finished if t < max_steps else np.ones(ids.size, dtype=bool)
+                status[ids[diverged]], status[ids[converged]] = DIVERGED, CONVERGED
+                stop[ids[finished]] = t
+                final_middle[ids[done]] = c.middle[done]
+                later = log_steps > t  # a stopped member keeps its last loss
+                loss_log[np.ix_(ids[done], np.flatnonzero(later))] = loss[done, None]
+                keep = ~done
+                c, ids, lr_live = c.select(keep), ids[keep], lr_live[keep]
+                grads = tuple(g[keep] for g in grads)
+            if ids.size == 0:
+                break
+            step(c, grads, lr_live)
+            if t % 1024 == 0:
+                bar.update(min(1024, max_steps - bar.n))
+    bar.close()
+    return LoggedResult(loss_log, hit, status, stop, final_middle)

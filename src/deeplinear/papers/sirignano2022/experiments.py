@@ -13,7 +13,13 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from deeplinear import engine, prior
-from deeplinear.papers.sirignano2022.theory import activation, init_excess_kurtosis, limit_kernels, ode_solution
+from deeplinear.papers.sirignano2022.theory import (
+    activation,
+    derivative_from_value,
+    init_excess_kurtosis,
+    limit_kernels,
+    ode_solution,
+)
 from deeplinear.registry import JobContext, JobCost, one_job_per
 from deeplinear.seeding import Streams
 
@@ -66,7 +72,8 @@ def sgd(
     :math:`\eta = \alpha N^{-3/2}` and the pre-step ``C`` in the ``W`` update. Records ``h``
     (S, M) on the whole training set at ``log_steps``. Cost ``O(S N d)`` per step.
     """
-    sigma, dsigma = activation(act)
+    sigma, _ = activation(act)
+    dsigma_of_value = derivative_from_value(act)
     n_seeds, width = C.shape
     eta = lr * width**-1.5
     rsqrt = width**-0.5
@@ -85,7 +92,7 @@ def sgd(
         act_v = sigma(pre)
         err = ys[:, k] - (C * act_v).sum(-1) * rsqrt  # (S,)
         scaled = (eta * err).unsqueeze(-1)
-        gate = C * dsigma(pre) * scaled  # uses the pre-step C
+        gate = C * dsigma_of_value(act_v) * scaled  # uses the pre-step C
         C.add_(act_v * scaled)
         W.baddbmm_(gate.unsqueeze(-1), x.unsqueeze(1))
     return {"h": h}

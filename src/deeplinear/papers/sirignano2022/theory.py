@@ -35,6 +35,16 @@ def activation(name: str) -> tuple[Callable, Callable]:
     raise ValueError(f"{KEY}: unknown activation {name!r}; use 'tanh' or 'sigmoid'")
 
 
+def derivative_from_value(name: str) -> Callable:
+    """``sigma'`` as a function of ``sigma(u)``: ``1 - s^2`` for tanh, ``s (1 - s)`` for the sigmoid;
+    the same expressions as :func:`activation`'s derivatives, so the same bits, one evaluation of
+    the activation fewer per SGD step."""
+    activation(name)  # the same refusals
+    if name == "tanh":
+        return lambda s: 1 - s**2
+    return lambda s: s * (1 - s)
+
+
 def _tanh(u):
     return torch.tanh(u) if isinstance(u, Tensor) else np.tanh(u)
 

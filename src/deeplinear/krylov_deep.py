@@ -215,7 +215,9 @@ def _split(x: np.ndarray, basis: np.ndarray, tol: float) -> tuple[np.ndarray, np
     a2 = basis.T @ res
     res -= basis @ a2
     a += a2
-    if res.size == 0:
+    if res.size == 0 or np.linalg.norm(res) <= tol * np.linalg.norm(x) / np.sqrt(x.shape[1]):
+        # Nothing new, decided without an SVD: every singular value of res is at most ||res||_F,
+        # and ||x||_F <= sqrt(columns) ||x||_2, so the test below would keep no direction.
         return a, np.zeros((x.shape[0], 0)), np.zeros((0, x.shape[1]))
     U, S, _ = np.linalg.svd(res, full_matrices=False)
     keep = S > tol * max(np.linalg.norm(x, 2), 1e-300)

@@ -677,6 +677,8 @@ def _cell_work(p: Mapping[str, Any], depth: int, width: int, n_seeds: int) -> fl
         return n_seeds * 200 * depth * 4 * (1 + basis**2 / 2e4)
     members = n_seeds * len(p["lr_factors"])
     steps = _brute_steps(depth, width, p["max_steps"])
+    if uses_narrow_scans(p, depth, width):  # a scan: about log2(L) rounds of array operations per step
+        return steps * (2 + math.log2(depth)) * (1 + members * depth / 1e4)
     return depth * steps * (1 + members * width * width * p["input_dim"] / 2e6)
 
 

@@ -147,19 +147,26 @@ def _run_cell(p, X, Y, depth, width, factors, device, progress, streams: Streams
         torch.linalg.matrix_norm(result.weights[i] - w0) / torch.linalg.matrix_norm(w0) for i, w0 in initial.items()
     ]
     movement = torch.stack(hidden).amax(0).cpu().numpy() if hidden else np.full(len(factors) * len(seeds), np.nan)
-    shape = (len(seeds), len(factors))
+    loss = np.moveaxis(result.metrics["loss"], 0, -1)
+    return _cell_outputs((len(seeds), len(factors)), result, loss, movement, (lam_min_p, lam_max_p), lr)
+
+
+def _cell_outputs(shape, result, loss: np.ndarray, movement: np.ndarray, gram, lr: float) -> dict[str, Any]:
+    """A cell's outputs from a run's per-member ``hit_step`` (epsilon, late_epsilon), ``status``
+    and ``stop_step`` (``result``), its losses (members, log points) and hidden movement (members,),
+    members ordered (seed, factor) and reshaped to ``shape``; converged means: reached epsilon (a
+    wide cell then runs on to late_epsilon)."""
     t_eps, t_late = (np.where(h >= 0, h, -1).reshape(shape) for h in result.hit_step.T)
-    # converged means: reached epsilon (a wide cell then runs on to late_epsilon)
     status = np.where(t_eps >= 0, engine.STATUS_CODES[engine.STATUS_CONVERGED], result.status.reshape(shape))
     return {
         "status": status.astype(np.int8),
         "t_eps": t_eps,
         "t_late": t_late,
         "stop_step": result.stop_step.reshape(shape),
-        "loss": np.moveaxis(result.metrics["loss"], 0, -1).reshape(*shape, -1),
+        "loss": loss.reshape(*shape, -1),
         "movement": movement.reshape(shape),
-        "gram_min": lam_min_p.cpu().numpy(),
-        "gram_max": lam_max_p.cpu().numpy(),
+        "gram_min": gram[0].cpu().numpy(),
+        "gram_max": gram[1].cpu().numpy(),
         "lr": lr,
     }
 
@@ -197,21 +204,8 @@ def _run_cell_narrow(p, X, Y, depth, width, factors, progress, streams: Streams)
         / np.linalg.norm(np.stack([ws[i] for ws in networks]), axis=(-2, -1))
         for i in movement_layers(depth)
     ]
-    shape = (len(seeds), len(factors))
     movement = np.max(hidden, axis=0) if hidden else np.full(len(networks), np.nan)
-    t_eps, t_late = (h.reshape(shape) for h in result.hit_step.T)
-    status = np.where(t_eps >= 0, engine.STATUS_CODES[engine.STATUS_CONVERGED], result.status.reshape(shape))
-    return {
-        "status": status.astype(np.int8),
-        "t_eps": t_eps,
-        "t_late": t_late,
-        "stop_step": result.stop_step.reshape(shape),
-        "loss": result.loss.reshape(*shape, -1),
-        "movement": movement.reshape(shape),
-        "gram_min": lam_min_p.cpu().numpy(),
-        "gram_max": lam_max_p.cpu().numpy(),
-        "lr": lr,
-    }
+    return _cell_outputs((len(seeds), len(factors)), result, result.loss, movement, (lam_min_p, lam_max_p), lr)
 
 
 def uses_narrow_scans(p: Mapping[str, Any], depth: int, width: int) -> bool:

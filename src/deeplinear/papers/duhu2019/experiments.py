@@ -105,27 +105,35 @@ def _attrs(long_name: str, units: str = "1") -> dict[str, str]:
     return {"long_name": long_name, "units": units}
 
 
+def _cell_start(p, X, depth, width, device, streams: Streams):
+    """What a cell run on the real weights starts from (the engine and the narrow scans alike):
+    each seed's initial weights ``[W_1, ..., W_L]`` and the same stacked over seeds as tensors,
+    the output scale, the normalised Gram extremes at init and the theorem's step."""
+    d_in, d_out = p["input_dim"], p["output_dim"]
+    key_width = width if depth > 1 else 0  # an L = 1 net has no hidden width
+    per_seed = [
+        init_weights(depth, width, d_in, d_out, streams.rng(f"init-L{depth}", key_width, s))
+        for s in range(p["n_seeds"])
+    ]
+    seed_weights = [
+        torch.as_tensor(np.stack([ws[i] for ws in per_seed]), dtype=DTYPE, device=device) for i in range(depth)
+    ]
+    scale = output_scale(width, depth, d_out)
+    lam = np.sort(np.linalg.eigvalsh(X.T @ X))[::-1]
+    P0 = gram_operator(seed_weights, torch.as_tensor(X, dtype=DTYPE, device=device)[None], scale)
+    gram = normalised_gram_extremes(P0, p["rank"], d_out, depth, lam[p["rank"] - 1], lam[0])
+    return per_seed, seed_weights, scale, gram, theorem_lr(depth, d_out, lam[0])
+
+
 def _run_cell(p, X, Y, depth, width, factors, device, progress, streams: Streams):
     """GD of every (seed, lr factor) member of one (depth, width) cell, batched."""
     seeds = range(p["n_seeds"])
-    d_in, d_out = p["input_dim"], p["output_dim"]
-    key_width = width if depth > 1 else 0  # an L = 1 net has no hidden width
-    per_seed = [init_weights(depth, width, d_in, d_out, streams.rng(f"init-L{depth}", key_width, s)) for s in seeds]
-    weights = [
-        torch.as_tensor(np.stack([ws[i] for ws in per_seed]), dtype=DTYPE, device=device).repeat_interleave(
-            len(factors), 0
-        )
-        for i in range(depth)
-    ]
-    scale = output_scale(width, depth, d_out)
+    _, seed_weights, scale, gram, lr = _cell_start(p, X, depth, width, device, streams)
+    weights = [w.repeat_interleave(len(factors), 0) for w in seed_weights]
     reg = engine.Regression(
         torch.as_tensor(X, dtype=DTYPE, device=device)[None], torch.as_tensor(Y, dtype=DTYPE, device=device)[None]
     )
     loss0 = engine.loss_from_residual(engine.residual(engine.end_to_end(weights, scale), reg))
-    lam = np.sort(np.linalg.eigvalsh(X.T @ X))[::-1]
-    P0 = gram_operator([w[:: len(factors)] for w in weights], reg.X, scale)
-    lam_min_p, lam_max_p = normalised_gram_extremes(P0, p["rank"], d_out, depth, lam[p["rank"] - 1], lam[0])
-    lr = theorem_lr(depth, d_out, lam[0])
     tracked = movement_layers(depth)
     initial = {i: weights[i].clone() for i in tracked}
     # wide cells run on to late_epsilon so that claim D1b's late-slope window sees the slowest mode
@@ -148,7 +156,7 @@ def _run_cell(p, X, Y, depth, width, factors, device, progress, streams: Streams
     ]
     movement = torch.stack(hidden).amax(0).cpu().numpy() if hidden else np.full(len(factors) * len(seeds), np.nan)
     loss = np.moveaxis(result.metrics["loss"], 0, -1)
-    return _cell_outputs((len(seeds), len(factors)), result, loss, movement, (lam_min_p, lam_max_p), lr)
+    return _cell_outputs((len(seeds), len(factors)), result, loss, movement, gram, lr)
 
 
 def _cell_outputs(shape, result, loss: np.ndarray, movement: np.ndarray, gram, lr: float) -> dict[str, Any]:
@@ -179,14 +187,7 @@ def _run_cell_narrow(p, X, Y, depth, width, factors, progress, streams: Streams)
     from deeplinear.papers.duhu2019 import narrow
 
     seeds = range(p["n_seeds"])
-    d_in, d_out = p["input_dim"], p["output_dim"]
-    per_seed = [init_weights(depth, width, d_in, d_out, streams.rng(f"init-L{depth}", width, s)) for s in seeds]
-    scale = output_scale(width, depth, d_out)
-    lam = np.sort(np.linalg.eigvalsh(X.T @ X))[::-1]
-    seed_weights = [torch.as_tensor(np.stack([ws[i] for ws in per_seed]), dtype=DTYPE) for i in range(depth)]
-    P0 = gram_operator(seed_weights, torch.as_tensor(X, dtype=DTYPE)[None], scale)
-    lam_min_p, lam_max_p = normalised_gram_extremes(P0, p["rank"], d_out, depth, lam[p["rank"] - 1], lam[0])
-    lr = theorem_lr(depth, d_out, lam[0])
+    per_seed, _, scale, gram, lr = _cell_start(p, X, depth, width, torch.device("cpu"), streams)
     networks = [ws for ws in per_seed for _ in factors]  # member = (seed, factor), factor fastest
     eigen = narrow.EigenData.from_data(X, Y, p["rank"])
     chains = narrow.chains_from_weights(networks, [scale] * len(networks), eigen)
@@ -199,13 +200,13 @@ def _run_cell_narrow(p, X, Y, depth, width, factors, progress, streams: Streams)
         log_grid(p),
         progress=progress,
     )
+    initial = {i: np.stack([ws[i] for ws in networks]) for i in movement_layers(depth)}
     hidden = [
-        np.linalg.norm(result.middle[:, i - 1] - np.stack([ws[i] for ws in networks]), axis=(-2, -1))
-        / np.linalg.norm(np.stack([ws[i] for ws in networks]), axis=(-2, -1))
-        for i in movement_layers(depth)
+        np.linalg.norm(result.middle[:, i - 1] - w0, axis=(-2, -1)) / np.linalg.norm(w0, axis=(-2, -1))
+        for i, w0 in initial.items()
     ]
     movement = np.max(hidden, axis=0) if hidden else np.full(len(networks), np.nan)
-    return _cell_outputs((len(seeds), len(factors)), result, result.loss, movement, (lam_min_p, lam_max_p), lr)
+    return _cell_outputs((len(seeds), len(factors)), result, result.loss, movement, gram, lr)
 
 
 def uses_narrow_scans(p: Mapping[str, Any], depth: int, width: int) -> bool:

@@ -251,6 +251,11 @@ class _Race:
         return (settled | losing)[self.cell[live_ids]]
 
 
+def _compact(keep: np.ndarray, c: Chains, ids: np.ndarray, lr: np.ndarray, grads: tuple) -> tuple:
+    """The live batch without the members that left: chains, member ids, step sizes, gradients."""
+    return c.select(keep), ids[keep], lr[keep], tuple(g[keep] for g in grads)
+
+
 def train_cells(
     chains: Chains,
     data: EigenData,
@@ -306,9 +311,7 @@ def train_cells(
                     stop[ids[stopped]] = t
                     finished |= stopped
                 if finished.any():
-                    keep = ~finished
-                    c, ids, lr_live = c.select(keep), ids[keep], lr_live[keep]
-                    grads = tuple(g[keep] for g in grads)
+                    c, ids, lr_live, grads = _compact(~finished, c, ids, lr_live, grads)
                 if ids.size == 0 or t == max_steps:
                     break
             step(c, grads, lr_live)
@@ -372,19 +375,16 @@ def train_logged(
                 hit[ids[rows], cols] = t
             if t in log_index:
                 loss_log[ids, log_index[t]] = loss
-            diverged = bad
             converged = ~bad & (loss <= loss0[ids] * eps[0])
-            finished = diverged | converged
+            finished = bad | converged
             if finished.any() or t == max_steps:
                 done = finished if t < max_steps else np.ones(ids.size, dtype=bool)
-                status[ids[diverged]], status[ids[converged]] = DIVERGED, CONVERGED
+                status[ids[bad]], status[ids[converged]] = DIVERGED, CONVERGED
                 stop[ids[finished]] = t
                 final_middle[ids[done]] = c.middle[done]
                 later = log_steps > t  # a stopped member keeps its last loss
                 loss_log[np.ix_(ids[done], np.flatnonzero(later))] = loss[done, None]
-                keep = ~done
-                c, ids, lr_live = c.select(keep), ids[keep], lr_live[keep]
-                grads = tuple(g[keep] for g in grads)
+                c, ids, lr_live, grads = _compact(~done, c, ids, lr_live, grads)
             if ids.size == 0:
                 break
             step(c, grads, lr_live)

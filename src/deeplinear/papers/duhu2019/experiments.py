@@ -319,21 +319,23 @@ def run_phase_diagram(ctx: JobContext) -> xr.Dataset:
         "movement": np.full((n_w, n_f, n_s), np.nan),
         "gram_min": np.full((n_w, n_s), np.nan),
         "gram_max": np.full((n_w, n_s), np.nan),
+        "method": np.full(n_w, METHOD_BRUTE_FORCE, dtype=np.int8),
     }
     lr = np.nan
     shallow = None  # L = 1 has no hidden width: one run (all factors) serves every width
     for iw, m in enumerate(widths):
         run_factors = factors if m <= p["narrow_max_width"] else [1.0]
         label = f"{KEY} L={depth} m={m}" if ctx.progress else False
+        method = out["method"][iw] = _method(p, depth, m)
         if depth == 1:
             shallow = shallow or _run_cell(p, X, Y, depth, m, factors, device, label, ctx.streams)
             cell = {
                 k: v if np.ndim(v) < 2 else v[:, [factors.index(f) for f in run_factors]] for k, v in shallow.items()
             }
-        elif uses_reduction(p, depth, m):
+        elif method == METHOD_REDUCTION:
             run_factors = [1.0]
             cell = _run_cell_reduced(p, X, Y, depth, m, ctx.streams, label)
-        elif uses_narrow_scans(p, depth, m):
+        elif method == METHOD_NARROW:
             cell = _run_cell_narrow(p, X, Y, depth, m, run_factors, label, ctx.streams)
         else:
             cell = _run_cell(p, X, Y, depth, m, run_factors, device, label, ctx.streams)
@@ -344,13 +346,18 @@ def run_phase_diagram(ctx: JobContext) -> xr.Dataset:
         out["loss"][iw, idx] = np.moveaxis(cell["loss"], 0, 1)
         out["gram_min"][iw] = cell["gram_min"]
         out["gram_max"][iw] = cell["gram_max"]
+    return _phase_diagram_dataset(p, X, widths, factors, steps, out, lr)
+
+
+def _phase_diagram_dataset(p, X, widths, factors, steps, out, lr) -> xr.Dataset:
+    """One depth's dataset from the per-width arrays ``out`` that :func:`run_phase_diagram` filled."""
+    depth, n_s = p["depth"], p["n_seeds"]
     t_eps = np.where(out["t_eps"] >= 0, out["t_eps"], np.nan)
     t_late = np.where(out["t_late"] >= 0, out["t_late"], np.nan)
     dims = ("depth", "width", "lr_factor", "seed")
     lam = np.sort(np.linalg.eigvalsh(X.T @ X))[::-1]
-    method = [_method(p, depth, m) for m in widths]
     variables = {
-        "method": (("depth", "width"), np.asarray([method], dtype=np.int8), _method_attrs()),
+        "method": (("depth", "width"), out["method"][None], _method_attrs()),
         "status": (dims, out["status"][None], _flag_attrs()),
         "t_eps": (
             dims,
@@ -394,7 +401,7 @@ def run_phase_diagram(ctx: JobContext) -> xr.Dataset:
         "width": np.asarray(widths),
         "lr_factor": np.asarray(factors),
         "seed": np.arange(n_s),
-        "log_point": np.arange(n_t),
+        "log_point": np.arange(steps.size),
         "step": ("log_point", steps, _attrs("GD step", "step")),
     }
     ds = xr.Dataset(variables, coords=coords)

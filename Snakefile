@@ -2,14 +2,20 @@
 # `snakemake --cores all` builds every dataset, claim check and figure of config.yaml;
 # see README.md for single figures, paper scale and clusters.
 
+import os
 import sys
 from pathlib import Path
 
 from snakemake.utils import min_version
 
-# This checkout's library first, whatever deeplinear is installed (the jobs do the same).
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from deeplinear.configuration import read_config_file, validate_config
+# This checkout's library first, whatever deeplinear is installed: here, and (through PYTHONPATH,
+# which local and SLURM jobs inherit) in every job's script. The one place the path is set.
+LIBRARY = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, LIBRARY)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [LIBRARY, *filter(None, [os.environ.get("PYTHONPATH")])]
+)
+from deeplinear.pipeline.configuration import read_config_file, validate_config
 
 min_version("9.0")
 

@@ -21,7 +21,7 @@ def smoke_config() -> dict:
     """tests/config/smoke.yaml merged over config.yaml, as Snakemake merges a --configfile."""
     import yaml
 
-    from deeplinear.configuration import merge_config
+    from deeplinear.pipeline.configuration import merge_config
 
     return merge_config(yaml.safe_load((ROOT / "config.yaml").read_text()), yaml.safe_load(SMOKE_CONFIG.read_text()))
 

@@ -120,14 +120,16 @@ def test_bassetti_log_moment_z_is_calibrated():
 def test_bassetti_cross_moment_z_is_calibrated():
     """B3: z of E R_12^2, E R_11 R_22 (batch-means SE) against (s - d)/3 and (s + 2d)/3, with R
     drawn by the exact Bartlett sampler at N = 8, L = 2 (D = 2); 300 replicates of 10,000 draws."""
-    from deeplinear import prior
+    from deeplinear.numerics import prior_samplers
 
     rng = np.random.default_rng(106)
     widths = [8, 8]
     th = bassetti_theory.cross_moments(widths)
     z = {"r12_sq": [], "r11_r22": []}
     for _ in range(300):
-        _, R = prior.wishart_outputs(np.eye(2), widths, 2, 1.0, 10_000, rng, prior.torch_generator(rng))
+        _, R = prior_samplers.wishart_outputs(
+            np.eye(2), widths, 2, 1.0, 10_000, rng, prior_samplers.torch_generator(rng)
+        )
         out = bassetti_experiments.matrix_statistics(R.numpy())
         for name in z:
             z[name].append((out[name] - th[name]) / out[f"{name}_se"])

@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from deeplinear import claims, stats
+from deeplinear import claims
+from deeplinear.numerics import stats
 
 
 def test_holm_step_down_on_a_known_family():

@@ -56,7 +56,7 @@ def test_default_and_paper_scale_configs_build_a_dag(tmp_path):
 
 def test_cli_validates_the_same_schema_wherever_the_file_is(tmp_path):
     from conftest import ROOT
-    from deeplinear.cli import main
+    from deeplinear.pipeline.cli import main
 
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
     cfg["min2021"]["quick"]["implicit_bias"]["alphas"] = [0.2]
@@ -66,7 +66,7 @@ def test_cli_validates_the_same_schema_wherever_the_file_is(tmp_path):
 
 def test_schema_is_assembled_from_the_registry():
     from conftest import ROOT
-    from deeplinear import configuration, registry
+    from deeplinear.pipeline import configuration, registry
 
     schema = configuration.config_schema(["min2021"])
     assert schema["properties"]["papers"]["items"]["enum"] == list(registry.PAPER_MODULES)
@@ -85,7 +85,7 @@ def test_schema_is_assembled_from_the_registry():
 
 
 def test_merge_config_merges_nested_sections():
-    from deeplinear.configuration import merge_config
+    from deeplinear.pipeline.configuration import merge_config
 
     base = {"a": {"b": 1, "c": [1, 2]}, "d": 1}
     assert merge_config(base, {"a": {"c": [3]}, "e": 2}) == {"a": {"b": 1, "c": [3]}, "d": 1, "e": 2}
@@ -93,7 +93,7 @@ def test_merge_config_merges_nested_sections():
 
 
 def test_cli_merges_a_partial_config_over_the_defaults(tmp_path):
-    from deeplinear.cli import main
+    from deeplinear.pipeline.cli import main
 
     partial = tmp_path / "mine.yaml"
     partial.write_text("min2021: {quick: {implicit_bias: {brute_force_seeds: 2}}}\n")
@@ -105,8 +105,8 @@ def test_cli_merges_a_partial_config_over_the_defaults(tmp_path):
 
 def test_yaml_syntax_errors_and_empty_files_name_the_file_and_line(tmp_path):
     """Before: the CLI printed PyYAML's message about "<unicode string>" and accepted an empty file."""
-    from deeplinear.cli import load_config
-    from deeplinear.configuration import ConfigError
+    from deeplinear.pipeline.cli import load_config
+    from deeplinear.pipeline.configuration import ConfigError
 
     broken = tmp_path / "broken.yaml"
     broken.write_text("scale: quick\nduhu2019:\n  quick:\n    phase_diagram: {depths: [1, 2\n")

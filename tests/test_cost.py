@@ -10,7 +10,7 @@ import xarray as xr
 import yaml
 
 from conftest import ROOT
-from deeplinear import configuration, cost, jobs, registry
+from deeplinear.pipeline import configuration, cost, jobs, registry
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 

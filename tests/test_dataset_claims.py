@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from deeplinear import claims, dataset
+from deeplinear import claims
+from deeplinear.pipeline import dataset
 
 
 def _ds(width: int, seed_values=(0, 1)) -> xr.Dataset:

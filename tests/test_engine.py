@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from deeplinear import engine
+from deeplinear.numerics import engine
 
 
 def _problem(rng, n_members=3, n=7, d=5, k=2, widths=(4, 6), data_scale=None):
@@ -182,7 +182,7 @@ def test_set_deterministic_enables_the_flag_without_importing_inductor():
     """The jobs' start-up: the eager-mode determinism flag is on, and torch._inductor.config (about
     a second to import, only used by torch.compile) is not loaded. In a fresh interpreter."""
     code = (
-        "import sys, torch; from deeplinear.devices import set_deterministic; set_deterministic(); "
+        "import sys, torch; from deeplinear.numerics.devices import set_deterministic; set_deterministic(); "
         "print(torch.are_deterministic_algorithms_enabled(), 'torch._inductor.config' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)

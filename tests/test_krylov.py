@@ -11,9 +11,10 @@ import pytest
 import torch
 from scipy import stats
 
-from deeplinear import claims, engine, krylov
+from deeplinear import claims
+from deeplinear.numerics import engine, krylov
+from deeplinear.numerics.seeding import Streams
 from deeplinear.papers.chizat2022 import experiments, theory
-from deeplinear.seeding import Streams
 
 CPU, F64 = torch.device("cpu"), torch.float64
 PARAMS = {"n_samples": 4, "input_dim": 6, "output_dim": 2, "condition_number": 4.0, "lr": 0.25, "base_seed": 1}
@@ -138,14 +139,14 @@ def _two_layer_explicit(U, V, phi1, phi2):
 def test_two_layer_reduction_reproduces_brute_force_at_h_400():
     """Min et al.'s implicit-bias run: GD in r + m_out hidden coordinates gives the same U V^T as
     GD on the width-400 network, to rounding (relative 1e-10)."""
-    from deeplinear import data
+    from deeplinear.numerics import synthetic_data
 
     rng = np.random.default_rng(7)
     n, D, m, h, sigma = 25, 100, 1, 400, 400**-0.375
-    X = data.gaussian_matrix(n, D, 1 / np.sqrt(D), rng)
-    Y = X @ data.gaussian_matrix(D, m, 1 / np.sqrt(D), rng)
+    X = synthetic_data.gaussian_matrix(n, D, 1 / np.sqrt(D), rng)
+    Y = X @ synthetic_data.gaussian_matrix(D, m, 1 / np.sqrt(D), rng)
     U, V = sigma * rng.standard_normal((D, h)), sigma * rng.standard_normal((m, h))
-    phi1, phi2 = data.row_space_basis(X)
+    phi1, phi2 = synthetic_data.row_space_basis(X)
     alpha, nu, G2 = _two_layer_explicit(U, V, phi1, phi2)
     lr, steps = 5e-3, 400
     brute = engine.train(

@@ -10,19 +10,19 @@ import pytest
 import torch
 from scipy import stats as sps
 
-from deeplinear import data, engine
-from deeplinear.krylov_deep import DenseOracle, EigenProblem, LazySampler, run_reduced
+from deeplinear.numerics import engine, synthetic_data
+from deeplinear.numerics.krylov_deep import DenseOracle, EigenProblem, LazySampler, run_reduced
+from deeplinear.numerics.stats import holm_rejections
 from deeplinear.papers.duhu2019.experiments import init_weights
 from deeplinear.papers.duhu2019.theory import output_scale, theorem_lr
-from deeplinear.stats import holm_rejections
 
 D_IN, RANK = 8, 4
 
 
 def _problem(seed: int = 0):
     g = np.random.default_rng(seed)
-    X = data.matrix_with_singular_values(16, D_IN, np.sqrt(data.geometric_spectrum(RANK, 4.0)), g)
-    Y = X @ data.gaussian_matrix(1, D_IN, 1 / np.sqrt(D_IN), g).T
+    X = synthetic_data.matrix_with_singular_values(16, D_IN, np.sqrt(synthetic_data.geometric_spectrum(RANK, 4.0)), g)
+    Y = X @ synthetic_data.gaussian_matrix(1, D_IN, 1 / np.sqrt(D_IN), g).T
     return X, Y, EigenProblem.from_data(X, Y, RANK)
 
 

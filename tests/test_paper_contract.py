@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, smoke_config
-from deeplinear import configuration, dataset, jobs, registry
+from deeplinear.pipeline import configuration, dataset, jobs, registry
 
 matplotlib.use("Agg")
 
@@ -130,7 +130,7 @@ def test_every_figure_renders_with_labelled_axes(tiny):
 
 def _with_one_diverged_run(ds):
     """``ds`` with its first run flagged diverged and its float values there set to 1e12."""
-    from deeplinear.engine import STATUS_CODES, STATUS_DIVERGED
+    from deeplinear.numerics.engine import STATUS_CODES, STATUS_DIVERGED
 
     ds = ds.copy(deep=True)
     first = {dim: 0 for dim in ds["status"].dims}
@@ -154,7 +154,7 @@ def test_every_figure_leaves_out_diverged_runs_and_says_so(tiny):
     """A run flagged diverged (values 1e12) is not drawn as data; the figure says it was left out."""
     import matplotlib.pyplot as plt
 
-    from deeplinear.engine import STATUS_CODES, STATUS_DIVERGED
+    from deeplinear.numerics.engine import STATUS_CODES, STATUS_DIVERGED
 
     paper, datasets, _ = tiny
     flagged = {name for name, ds in datasets.items() if "status" in ds}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from deeplinear.claims import Claim, write_claims_json
-from deeplinear.report import FigureEntry, format_value, render_report, write_report
+from deeplinear.pipeline.report import FigureEntry, format_value, render_report, write_report
 
 CLAIMS = [
     Claim("X1", "paper_a", "Theorem 1: a <= b", 0.5, 1.0, "measured <= 1 [the paper's statement]", True, "n=10"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeplinear import data, seeding
+from deeplinear.numerics import seeding, synthetic_data
 
 
 def test_same_key_same_stream_different_key_different_stream():
@@ -37,31 +37,31 @@ def test_negative_seed_rejected():
 
 
 def test_matrix_with_singular_values(rng):
-    s = data.geometric_spectrum(4, 100.0, top=3.0)
-    A = data.matrix_with_singular_values(6, 9, s, rng)
+    s = synthetic_data.geometric_spectrum(4, 100.0, top=3.0)
+    A = synthetic_data.matrix_with_singular_values(6, 9, s, rng)
     np.testing.assert_allclose(np.linalg.svd(A, compute_uv=False)[:4], s, rtol=1e-12)
     assert np.linalg.matrix_rank(A) == 4
     assert s[0] / s[-1] == pytest.approx(100.0)
 
 
 def test_haar_orthonormal_columns(rng):
-    q = data.haar_orthonormal(8, 5, rng)
+    q = synthetic_data.haar_orthonormal(8, 5, rng)
     np.testing.assert_allclose(q.T @ q, np.eye(5), atol=1e-12)
     with pytest.raises(ValueError):
-        data.haar_orthonormal(3, 5, rng)
+        synthetic_data.haar_orthonormal(3, 5, rng)
 
 
 def test_haar_first_entry_is_unbiased(rng):
     """Sign-fixed QR is Haar: E[q_11] = 0 and E[q_11^2] = 1/rows; 4000 draws, 4 standard errors."""
-    draws = np.array([data.haar_orthonormal(4, 2, rng)[0, 0] for _ in range(4000)])
+    draws = np.array([synthetic_data.haar_orthonormal(4, 2, rng)[0, 0] for _ in range(4000)])
     assert abs(draws.mean()) <= 4 * draws.std() / np.sqrt(draws.size)
     sq = draws**2
     assert abs(sq.mean() - 0.25) <= 4 * sq.std() / np.sqrt(sq.size)
 
 
 def test_row_space_basis_splits_the_input_space(rng):
-    X = data.matrix_with_singular_values(3, 7, np.ones(3), rng)
-    phi1, phi2 = data.row_space_basis(X)
+    X = synthetic_data.matrix_with_singular_values(3, 7, np.ones(3), rng)
+    phi1, phi2 = synthetic_data.row_space_basis(X)
     assert phi1.shape == (7, 3) and phi2.shape == (7, 4)
     np.testing.assert_allclose(X @ phi2, 0.0, atol=1e-12)
     np.testing.assert_allclose(np.hstack([phi1, phi2]).T @ np.hstack([phi1, phi2]), np.eye(7), atol=1e-12)

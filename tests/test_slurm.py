@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from conftest import ROOT, run_snakemake, smoke_config
-from deeplinear import dataset, jobs
+from deeplinear.pipeline import dataset, jobs
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 

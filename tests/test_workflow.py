@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from conftest import ROOT, run_snakemake
-from deeplinear import dataset, registry
+from deeplinear.pipeline import dataset, registry
 
 pytestmark = pytest.mark.workflow
 
@@ -151,7 +151,7 @@ def test_a_lost_combined_dataset_is_rebuilt(smoke_run, tmp_path):
 
 def test_publish_copies_a_papers_claims_figures_config_and_costs(smoke_run, tmp_path):
     from conftest import smoke_config
-    from deeplinear import publish
+    from deeplinear.pipeline import publish
 
     out = tmp_path / "published"
     publish.publish(["min2021"], smoke_config(), smoke_run / "results", smoke_run / "figures", out, "snakemake -c2")

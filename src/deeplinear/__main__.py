@@ -1,5 +1,5 @@
 import sys
 
-from deeplinear.cli import main
+from deeplinear.pipeline.cli import main
 
 sys.exit(main())

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from deeplinear import stats
-from deeplinear.stats import LineFit, fit_line, loglog_slope  # noqa: F401 (re-exported)
+from deeplinear.numerics import stats
+from deeplinear.numerics.stats import LineFit, fit_line, loglog_slope  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)

@@ -52,10 +52,10 @@ def leave_out_diverged(ds):
     to NaN where the run diverged, and the number ``n`` of diverged runs.
 
     Figures draw ``ds'``, so a diverged run (loss not finite or above 1e8 x loss(0), see
-    :func:`deeplinear.engine.status_attrs`) never appears as data; :func:`note_left_out` says so on
+    :func:`deeplinear.numerics.engine.status_attrs`) never appears as data; :func:`note_left_out` says so on
     the figure. A dataset without a status flag, or without a diverged run, is returned as is.
     """
-    from deeplinear.engine import STATUS_CODES, STATUS_DIVERGED
+    from deeplinear.numerics.engine import STATUS_CODES, STATUS_DIVERGED
 
     if "status" not in ds:
         return ds, 0

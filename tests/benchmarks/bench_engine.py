@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from deeplinear import engine
+from deeplinear.numerics import engine
 
 SHAPES = {
     # name: (members, n, D, h, m)

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 import yaml
 
-from deeplinear import engine, krylov
+from deeplinear.numerics import engine, krylov
+from deeplinear.numerics.seeding import Streams
 from deeplinear.papers.chizat2022 import experiments, theory
-from deeplinear.seeding import Streams
 
 CPU, F64 = torch.device("cpu"), torch.float64
 

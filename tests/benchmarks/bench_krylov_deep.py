@@ -16,11 +16,11 @@ import time
 import numpy as np
 import torch
 
-from deeplinear import engine
-from deeplinear.krylov_deep import EigenProblem, LazySampler, run_reduced
+from deeplinear.numerics import engine
+from deeplinear.numerics.krylov_deep import EigenProblem, LazySampler, run_reduced
+from deeplinear.numerics.seeding import Streams
 from deeplinear.papers.duhu2019 import experiments
 from deeplinear.papers.duhu2019.theory import output_scale, theorem_lr
-from deeplinear.seeding import Streams
 
 P = {"input_dim": 8, "n_samples": 16, "output_dim": 1, "rank": 4, "condition_number": 4.0}
 

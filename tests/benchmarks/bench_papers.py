@@ -15,13 +15,13 @@ import time
 import numpy as np
 import torch
 
-from deeplinear import engine
+from deeplinear.numerics import engine
+from deeplinear.numerics.seeding import Streams
 from deeplinear.papers.chizat2022 import experiments as chizat_experiments
 from deeplinear.papers.chizat2022 import theory as chizat_theory
 from deeplinear.papers.duhu2019 import experiments as duhu_experiments
 from deeplinear.papers.duhu2019 import theory as duhu_theory
 from deeplinear.papers.sirignano2022 import experiments as sirignano_experiments
-from deeplinear.seeding import Streams
 
 
 def _rate(fn, steps: int) -> float:

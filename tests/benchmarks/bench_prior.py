@@ -14,7 +14,7 @@ import time
 import numpy as np
 import torch
 
-from deeplinear import prior
+from deeplinear.numerics import prior_samplers
 
 
 def _time(fn) -> float:
@@ -29,17 +29,21 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
-    gen = prior.torch_generator(rng)
+    gen = prior_samplers.torch_generator(rng)
     X = rng.standard_normal((3, 2))
     print(f"threads={torch.get_num_threads()} torch={torch.__version__}")
     for samples, layers, width in ((100_000, 64, 256), (1_000_000, 16, 10_000)):
-        seconds = _time(lambda s=samples, L=layers, N=width: prior.wishart_outputs(X, [N] * L, 2, 1.0, s, rng, gen))
+        seconds = _time(
+            lambda s=samples, L=layers, N=width: prior_samplers.wishart_outputs(X, [N] * L, 2, 1.0, s, rng, gen)
+        )
         print(
             f"wishart D=2 N={width:6d} L={layers:3d} S={samples:8d}: {seconds:7.2f} s, {samples * layers / seconds:12.3g} sample-layers/s"
         )
     width, layers, samples = 256, 64, 2000
-    brute = _time(lambda: prior.brute_force_outputs(X, [width] * layers, 2, [1.0] * (layers + 1), samples, gen))
-    wishart = _time(lambda: prior.wishart_outputs(X, [width] * layers, 2, 1.0, samples, rng, gen))
+    brute = _time(
+        lambda: prior_samplers.brute_force_outputs(X, [width] * layers, 2, [1.0] * (layers + 1), samples, gen)
+    )
+    wishart = _time(lambda: prior_samplers.wishart_outputs(X, [width] * layers, 2, 1.0, samples, rng, gen))
     print(
         f"N={width} L={layers} S={samples}: brute force {brute:.2f} s ({samples / brute:.3g} samples/s), "
         f"Wishart {wishart:.4f} s ({samples / wishart:.3g} samples/s): speed-up {brute / wishart:.0f}x"

@@ -1,6 +1,6 @@
 # Shared definitions: the job table built from the validated config, path patterns, wildcard
 # constraints and the input functions the rules use. All logic lives in the deeplinear package.
-from deeplinear import jobs, registry
+from deeplinear.pipeline import jobs, registry
 
 JOBS = jobs.job_table(config)
 PAPERS = jobs.papers_in(config)
@@ -26,8 +26,8 @@ REPORT_HTML = "results/report.html"
 GPUS_PER_JOB = 1 if config["device"] == "cuda" else 0
 
 
-def job_params(wildcards):
-    """The resolved params of one experiment job (every number it uses)."""
+def job_record(wildcards):
+    """The job table's Job of one experiment job (what its script runs)."""
     key = (wildcards.paper, wildcards.experiment, wildcards.case)
     if key not in JOBS:
         raise ValueError(
@@ -35,7 +35,12 @@ def job_params(wildcards):
                 *key, config["scale"]
             )
         )
-    return JOBS[key].params
+    return JOBS[key]
+
+
+def job_params(wildcards):
+    """The resolved params of one experiment job (every number it uses)."""
+    return job_record(wildcards).params
 
 
 def experiment_kind(paper, experiment):

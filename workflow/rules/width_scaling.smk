@@ -16,6 +16,9 @@ rule width_scaling:
         runtime=60,
         gpu=GPUS_PER_JOB,
     params:
-        job=job_params,
+        # every number the job uses, seen by Snakemake's params rerun trigger
+        numbers=job_params,
+        # the job table's Job itself (Snakemake does not hash objects)
+        job=job_record,
     script:
         "../scripts/run_experiment.py"

@@ -1,1 +1,1 @@
-"""One module per reproduced paper; see :mod:`deeplinear.registry` for the shape they share."""
+"""One module per reproduced paper; see :mod:`deeplinear.pipeline.registry` for the shape they share."""

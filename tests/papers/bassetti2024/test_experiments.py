@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from deeplinear import prior
+from deeplinear.numerics import prior_samplers
 from deeplinear.papers.bassetti2024 import experiments, theory
 
 
 def _gens(seed: int):
     rng = np.random.default_rng(seed)
-    return rng, prior.torch_generator(rng)
+    return rng, prior_samplers.torch_generator(rng)
 
 
 @pytest.mark.parametrize(("width", "depth", "dim"), [(6, 3, 2), (12, 2, 3), (5, 5, 1)])
@@ -22,8 +22,8 @@ def test_wishart_sampler_agrees_with_real_networks(width, depth, dim):
     rng, gen = _gens(width * 100 + depth)
     X = rng.standard_normal((4, 2))
     lam = 1.3
-    brute = prior.brute_force_outputs(X, [width] * depth, dim, [lam] * (depth + 1), 8000, gen).numpy()
-    exact, _ = prior.wishart_outputs(X, [width] * depth, dim, lam ** (depth + 1), 8000, rng, gen)
+    brute = prior_samplers.brute_force_outputs(X, [width] * depth, dim, [lam] * (depth + 1), 8000, gen).numpy()
+    exact, _ = prior_samplers.wishart_outputs(X, [width] * depth, dim, lam ** (depth + 1), 8000, rng, gen)
     for name, stat in experiments.TWO_SAMPLE_STATISTICS.items():
         p = stats.ks_2samp(stat(brute), stat(exact.numpy())).pvalue
         assert p > 1e-3, (name, p)
@@ -34,7 +34,7 @@ def test_brute_force_second_moments_are_lambda_star_k():
     rng, gen = _gens(1)
     X = rng.standard_normal((3, 2))
     K = X.T @ X / 3
-    f = prior.brute_force_outputs(X, [7, 5], 2, [0.8, 1.5, 1.1], 20000, gen).numpy()
+    f = prior_samplers.brute_force_outputs(X, [7, 5], 2, [0.8, 1.5, 1.1], 20000, gen).numpy()
     prod = f[:, 0, :, None] * f[:, 0, None, :]
     se = prod.std(axis=0) / np.sqrt(len(f))
     assert np.all(np.abs(prod.mean(axis=0) - 0.8 * 1.5 * 1.1 * K) <= 4 * se)
@@ -43,13 +43,13 @@ def test_brute_force_second_moments_are_lambda_star_k():
 def test_bartlett_factor_is_wishart():
     """E V V^T = I for Wishart_D(N, I/N); Var of a diagonal entry is 2/N. 4 SE on 40000 draws."""
     rng, gen = _gens(2)
-    V = prior.bartlett_factors(40000, 3, 5, rng, gen).numpy()
+    V = prior_samplers.bartlett_factors(40000, 3, 5, rng, gen).numpy()
     Q = V @ np.swapaxes(V, 1, 2)
     se = Q.std(axis=0) / np.sqrt(len(Q))
     assert np.all(np.abs(Q.mean(axis=0) - np.eye(3)) <= 4 * se)
     assert np.allclose(np.triu(V[0], 1), 0)
     with pytest.raises(ValueError, match="N >= D"):
-        prior.bartlett_factors(10, 3, 2, rng, gen)
+        prior_samplers.bartlett_factors(10, 3, 2, rng, gen)
 
 
 def test_exact_sampler_matches_closed_forms():
@@ -57,7 +57,7 @@ def test_exact_sampler_matches_closed_forms():
     200000 draws at N = 10, L = 6, D = 2; 4 batch-means standard errors."""
     rng, gen = _gens(3)
     widths = [10] * 6
-    _, R = prior.wishart_outputs(np.eye(2), widths, 2, 1.0, 200000, rng, gen)
+    _, R = prior_samplers.wishart_outputs(np.eye(2), widths, 2, 1.0, 200000, rng, gen)
     measured = experiments.matrix_statistics(R.numpy())
     predicted = theory.cross_moments(widths)
     for name in ("r11_sq", "r12_sq", "r11_r22"):
@@ -74,7 +74,7 @@ def test_kurtosis_and_cross_covariance_of_outputs():
     rng, gen = _gens(4)
     widths = [8] * 4
     X = rng.standard_normal((3, 1))
-    f, _ = prior.wishart_outputs(X, widths, 2, 1.0, 200000, rng, gen)
+    f, _ = prior_samplers.wishart_outputs(X, widths, 2, 1.0, 200000, rng, gen)
     s = experiments.output_statistics(f.numpy(), 1.0, X.T @ X / 3)
     th = theory.cross_moments(widths)
     assert abs(s["kurtosis"] - th["kurtosis"]) <= 4 * theory.kurtosis_standard_error(widths, 200000)

@@ -37,14 +37,14 @@ def test_limit_law_is_a_normalised_density_with_kurtosis_3e2a(a):
 def test_conditional_second_moment_is_the_mixture_prediction():
     """R = I gives 1 in every bin; under the exact sampler the Rao-Blackwellised prediction agrees
     with the raw bin averages of z_2^2 within 4 standard errors of the raw averages."""
-    from deeplinear import prior
+    from deeplinear.numerics import prior_samplers
     from deeplinear.papers.bassetti2024 import experiments
 
     z1 = np.random.default_rng(1).standard_normal(1000)
     which = experiments.abs_quantile_bins(z1)
     assert np.allclose(theory.conditional_second_moment(np.tile(np.eye(2), (1000, 1, 1)), z1, which, 8), 1.0)
     rng = np.random.default_rng(2)
-    f, R = prior.wishart_outputs(np.eye(1), [8] * 4, 2, 1.0, 100_000, rng, prior.torch_generator(rng))
+    f, R = prior_samplers.wishart_outputs(np.eye(1), [8] * 4, 2, 1.0, 100_000, rng, prior_samplers.torch_generator(rng))
     z = f.numpy()[:, :, 0]
     which = experiments.abs_quantile_bins(z[:, 0])
     predicted = theory.conditional_second_moment(R.numpy(), z[:, 0], which, 8)

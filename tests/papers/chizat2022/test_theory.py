@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from deeplinear import engine
+from deeplinear.numerics import engine
+from deeplinear.numerics.seeding import Streams
 from deeplinear.papers.chizat2022 import about, experiments, theory
-from deeplinear.seeding import Streams
 
 PARAMS = {"n_samples": 3, "input_dim": 5, "output_dim": 2, "condition_number": 3.0, "lr": 0.25, "base_seed": 7}
 

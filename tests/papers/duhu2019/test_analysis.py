@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from deeplinear import engine
-from deeplinear.jobs import job_context
+from deeplinear.numerics import engine
 from deeplinear.papers.duhu2019 import about, analysis, experiments
+from deeplinear.pipeline.jobs import job_context
 
 from .common import SMALL
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from deeplinear import engine
-from deeplinear.jobs import job_context
+from deeplinear.numerics import engine
+from deeplinear.numerics.seeding import Streams
 from deeplinear.papers.duhu2019 import about, experiments, theory
-from deeplinear.seeding import Streams
+from deeplinear.pipeline.jobs import job_context
 
 from .common import SMALL
 

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from deeplinear import engine
-from deeplinear.jobs import job_context
+from deeplinear.numerics import engine
+from deeplinear.numerics.seeding import Streams
 from deeplinear.papers.duhu2019 import experiments, narrow
 from deeplinear.papers.duhu2019.analysis import _censored_median_over_seeds
 from deeplinear.papers.duhu2019.theory import output_scale, theorem_lr
-from deeplinear.seeding import Streams
+from deeplinear.pipeline.jobs import job_context
 from tests.papers.duhu2019.common import NARROW, SMALL
 
 
@@ -100,7 +100,7 @@ def test_early_stopping_keeps_every_known_median_exact():
 
 
 def _censored_median_over_seeds_np(values):
-    from deeplinear.stats import censored_median
+    from deeplinear.numerics.stats import censored_median
 
     return float(censored_median(values, np.isnan(values)))
 

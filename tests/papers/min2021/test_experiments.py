@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from deeplinear import data, engine
+from deeplinear.numerics import engine, synthetic_data
 from deeplinear.papers.min2021 import experiments, theory
 
 from .common import setup_problem, train
@@ -16,14 +16,14 @@ def _rate_and_bounds(rng):
     n, D, m = rng.integers(1, 6), rng.integers(7, 12), rng.integers(1, 4)
     h = rng.integers(max(n, m), 15)
     s = np.exp(rng.normal(size=n))
-    X = data.matrix_with_singular_values(n, D, s, rng)
+    X = synthetic_data.matrix_with_singular_values(n, D, s, rng)
     Y = rng.normal(size=(n, m))
     U = rng.normal(size=(D, h)) * np.exp(rng.normal())
     V = rng.normal(size=(m, h)) * np.exp(rng.normal())
-    phi1, _ = data.row_space_basis(X)
+    phi1, _ = synthetic_data.row_space_basis(X)
     reg = engine.Regression(torch.tensor(X)[None], torch.tensor(Y)[None])
     loss, grads, _ = engine.loss_and_gradients([torch.tensor(U.T)[None], torch.tensor(V)[None]], reg)
-    theta = data.min_norm_solution(X, Y)
+    theta = synthetic_data.min_norm_solution(X, Y)
     excess = loss.item() - 0.5 * np.sum((X @ theta - Y) ** 2)
     rate = sum(g.square().sum() for g in grads).item() / excess
     U1, Vt = torch.tensor(phi1.T @ U)[None], torch.tensor(V)[None]
@@ -48,9 +48,9 @@ def test_u2_is_frozen(rng):
 def test_min_norm_solution_is_exact(rng):
     X = rng.standard_normal((6, 15))
     Y = rng.standard_normal((6, 2))
-    theta = data.min_norm_solution(X, Y)
+    theta = synthetic_data.min_norm_solution(X, Y)
     np.testing.assert_allclose(X @ theta, Y, atol=1e-12)  # interpolates (n < D, full row rank)
-    _, phi2 = data.row_space_basis(X)
+    _, phi2 = synthetic_data.row_space_basis(X)
     np.testing.assert_allclose(phi2.T @ theta, 0.0, atol=1e-12)  # lies in the row space of X
     other = theta + phi2 @ rng.standard_normal((phi2.shape[1], 2))  # any other interpolant
     np.testing.assert_allclose(X @ other, Y, atol=1e-12)
@@ -62,7 +62,7 @@ def test_prop1_error_formula_at_convergence(rng):
     p = setup_problem(rng, init_std=0.3)
     U_end, V_end, res = train(p.U, p.V, p.reg, 1e-2, 200.0, target=1e-26)
     assert res.status[0] == engine.STATUS_CODES[engine.STATUS_CONVERGED]
-    theta_hat = torch.tensor(data.min_norm_solution(p.X, p.Y))
+    theta_hat = torch.tensor(synthetic_data.min_norm_solution(p.X, p.Y))
     predicted = p.phi2 @ (p.phi2.T @ torch.tensor(p.U)) @ V_end.T
     torch.testing.assert_close(U_end @ V_end.T - theta_hat, predicted, rtol=0, atol=1e-10)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from deeplinear import data
+from deeplinear.numerics import synthetic_data
 from deeplinear.papers.min2021 import theory
 
 from .common import setup_problem, train
@@ -57,7 +57,7 @@ def test_theorem1_bound_holds_along_a_gd_run(rng):
     p = setup_problem(rng, init_std=1.0)
     lr, time = 1e-3, 3.0
     _, _, res = train(p.U, p.V, p.reg, lr, time)
-    theta = data.min_norm_solution(p.X, p.Y)
+    theta = synthetic_data.min_norm_solution(p.X, p.Y)
     excess = res.metrics["loss"][:, 0] - 0.5 * np.sum((p.X @ theta - p.Y) ** 2)
     eigs = theory.imbalance_spectrum(p.phi1.T @ torch.tensor(p.U)[None], torch.tensor(p.V)[None])
     c = theory.rate_constant(eigs, 5, 2)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from deeplinear.numerics.seeding import Streams
 from deeplinear.papers.sirignano2022 import about, experiments, theory
-from deeplinear.seeding import Streams
 
 P = {"n_train": 3, "input_dim": 3, "activation": "tanh", "base_seed": 11}
 

@@ -3,7 +3,7 @@ diverge with L/N -> a (arXiv:2411.15267).
 
 For equal widths N and depth L = aN the outputs are a *mixture of Gaussians*:
 :math:`\mathrm{vec} f \mid R \sim N(0, \lambda_* R \otimes K)` with a random D x D matrix ``R``
-(:mod:`deeplinear.prior`). For a = 0 (L fixed) this is the Gaussian NNGP limit; for a > 0 and
+(:mod:`deeplinear.numerics.prior_samplers`). For a = 0 (L fixed) this is the Gaussian NNGP limit; for a > 0 and
 D = 1, :math:`R \to e^G`, :math:`G \sim N(-a, 2a)`. The closed forms below are exact at finite N
 and derived here from the Bartlett representation (the paper's Prop. 2.1 has this form); the
 limit statements for general D (log T_ii, log det R) are derived, not quoted.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deeplinear.paper_api import Experiment, FigureSpec, Paper
 from deeplinear.papers.bassetti2024.about import KEY, REFERENCE
 from deeplinear.papers.bassetti2024.claims import CLAIMS
 from deeplinear.papers.bassetti2024.experiments import (
@@ -30,7 +31,6 @@ from deeplinear.papers.bassetti2024.experiments import (
     run_proportional,
 )
 from deeplinear.papers.bassetti2024.figures import CAPTIONS, plot_histograms, plot_joint, plot_kurtosis, plot_log_r
-from deeplinear.registry import Experiment, FigureSpec, Paper
 
 PAPER = Paper(
     key=KEY,

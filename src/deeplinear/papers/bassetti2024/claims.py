@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from deeplinear.claims import SOURCE_OURS, SOURCE_STATISTICS, all_of, claim, p_family, z_family
+from deeplinear.numerics.stats import fit_line
 from deeplinear.papers.bassetti2024.about import DERIVED
 from deeplinear.papers.bassetti2024.analysis import cells, layer_widths, second_moment_triples, z_scores
 from deeplinear.papers.bassetti2024.experiments import TWO_SAMPLE_STATISTICS
@@ -21,7 +22,6 @@ from deeplinear.papers.bassetti2024.theory import (
     log_r11_moments,
     s_product,
 )
-from deeplinear.stats import fit_line
 
 KS_CRITICAL_1PCT = 1.63  # one-sample KS at the 1% level: D > 1.63 / sqrt(n)
 KS_MEAN_FLOOR = 0.87  # mean KS distance of an exact sample of size n: about 0.87 / sqrt(n)

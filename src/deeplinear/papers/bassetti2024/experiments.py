@@ -10,7 +10,9 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from deeplinear import prior
+from deeplinear.numerics import prior_samplers
+from deeplinear.numerics.seeding import Streams
+from deeplinear.paper_api import JobContext, JobCost, one_job_per
 from deeplinear.papers.bassetti2024.about import KEY
 from deeplinear.papers.bassetti2024.theory import (
     conditional_second_moment,
@@ -18,8 +20,6 @@ from deeplinear.papers.bassetti2024.theory import (
     kurtosis_standard_error,
     limit_cdf,
 )
-from deeplinear.registry import JobContext, JobCost, one_job_per
-from deeplinear.seeding import Streams
 
 N_BATCHES = 50  # standard errors are batch-means errors over this many batches
 HIST_RANGE = 6.0  # histograms of the standardised output on [-6, 6]
@@ -124,13 +124,15 @@ def run_proportional(ctx: JobContext) -> xr.Dataset:
     p = ctx.params
     N, D = p["width"], p["outputs"]
     X = _inputs(p, ctx.streams)
-    K = prior.kernel(X)
+    K = prior_samplers.kernel(X)
     rows = []
     for a in p["ratios"]:
         L = depth_for(N, a, p["depth_at_zero"])
         lam_star = p["weight_variance"] ** (L + 1)
         g = ctx.streams.rng(f"proportional-a{a:g}", N, 0)
-        f, R = prior.wishart_outputs(X, [N] * L, D, lam_star, p["n_samples"], g, prior.torch_generator(g))
+        f, R = prior_samplers.wishart_outputs(
+            X, [N] * L, D, lam_star, p["n_samples"], g, prior_samplers.torch_generator(g)
+        )
         stats_f = output_statistics(f.numpy(), lam_star, K)
         stats_f["kurtosis_se"] = kurtosis_standard_error([N] * L, p["n_samples"])
         if D > 1:
@@ -154,16 +156,18 @@ def run_brute_force(ctx: JobContext) -> xr.Dataset:
     N, D = p["width"], p["outputs"]
     device = ctx.device
     X = _inputs(p, ctx.streams)
-    K = prior.kernel(X)
+    K = prior_samplers.kernel(X)
     rows = []
     for a in p["ratios"]:
         L = depth_for(N, a, p["depth_at_zero"])
         lam = p["weight_variance"]
         g = ctx.streams.rng(f"brute_force-a{a:g}", N, 0)
-        gen = prior.torch_generator(g, device)
-        brute = prior.brute_force_outputs(X, [N] * L, D, [lam] * (L + 1), p["n_samples"], gen, device).numpy()
-        cpu_gen = gen if device.type == "cpu" else prior.torch_generator(g)  # the exact sampler runs on the CPU
-        exact, _ = prior.wishart_outputs(X, [N] * L, D, lam ** (L + 1), p["n_samples"], g, cpu_gen)
+        gen = prior_samplers.torch_generator(g, device)
+        brute = prior_samplers.brute_force_outputs(X, [N] * L, D, [lam] * (L + 1), p["n_samples"], gen, device).numpy()
+        cpu_gen = (
+            gen if device.type == "cpu" else prior_samplers.torch_generator(g)
+        )  # the exact sampler runs on the CPU
+        exact, _ = prior_samplers.wishart_outputs(X, [N] * L, D, lam ** (L + 1), p["n_samples"], g, cpu_gen)
         exact = exact.numpy()
         row = output_statistics(brute, lam ** (L + 1), K)
         row["kurtosis_se"] = kurtosis_standard_error([N] * L, p["n_samples"])
@@ -243,7 +247,7 @@ def _assemble(rows: list[dict], p: Mapping[str, Any], K: np.ndarray, extra_dims:
     return ds
 
 
-# ---- cost model inputs (see deeplinear.cost) ---------------------------------------------------
+# ---- cost model inputs (see deeplinear.pipeline.cost) ---------------------------------------------------
 
 
 def _depths(p: Mapping[str, Any]) -> list[int]:

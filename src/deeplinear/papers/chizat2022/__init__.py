@@ -12,7 +12,7 @@ blocks at once with one width-independent step :math:`\eta`:
           M \leftarrow M - \eta V^\top G U^\top,\quad
           V \leftarrow V - \eta G U^\top M^\top .
 
-This is exactly :func:`deeplinear.engine.train` on ``[U, M, V]`` with loss weight ``1/n``.
+This is exactly :func:`deeplinear.numerics.engine.train` on ``[U, M, V]`` with loss weight ``1/n``.
 
 **Exact limit.** Gaussian-word bases: input roots ``in_j`` start at layer 0, output roots
 ``out_l`` at layer 1, each with one alternating path of every length ``r``;
@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deeplinear.paper_api import Experiment, FigureSpec, Paper
 from deeplinear.papers.chizat2022.about import KEY, REFERENCE
 from deeplinear.papers.chizat2022.claims import CLAIMS
 from deeplinear.papers.chizat2022.experiments import (
@@ -53,7 +54,6 @@ from deeplinear.papers.chizat2022.experiments import (
     run_limit,
 )
 from deeplinear.papers.chizat2022.figures import CAPTIONS, plot_limit_distance, plot_min_norm, plot_risk, plot_words
-from deeplinear.registry import Experiment, FigureSpec, Paper
 
 PAPER = Paper(
     key=KEY,

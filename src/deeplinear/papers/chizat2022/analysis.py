@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from deeplinear.stats import fit_line
+from deeplinear.numerics.stats import fit_line
 
 #: Claim C7 fits the word Gram deviation from this width on (below it, long words are pre-asymptotic).
 WORD_MIN_WIDTH = 512

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from deeplinear import engine
 from deeplinear.claims import (
     SOURCE_NUMERICS,
     SOURCE_OURS,
@@ -24,6 +23,7 @@ from deeplinear.claims import (
     power_law,
     within,
 )
+from deeplinear.numerics import engine
 from deeplinear.papers.chizat2022.about import RECONSTRUCTION
 from deeplinear.papers.chizat2022.analysis import (
     WORD_MIN_WIDTH,

@@ -11,7 +11,9 @@ import torch
 import xarray as xr
 from tqdm.auto import tqdm
 
-from deeplinear import data, engine, krylov
+from deeplinear.numerics import engine, krylov, synthetic_data
+from deeplinear.numerics.seeding import Streams
+from deeplinear.paper_api import JobContext, JobCost, one_job_per
 from deeplinear.papers.chizat2022.about import KEY
 from deeplinear.papers.chizat2022.theory import (
     SHORT_TRUNCATIONS,
@@ -22,8 +24,6 @@ from deeplinear.papers.chizat2022.theory import (
     truncated_limit_trajectory,
     word_gram_deviation,
 )
-from deeplinear.registry import JobContext, JobCost, one_job_per
-from deeplinear.seeding import Streams
 
 
 def make_problem(p: Mapping[str, Any], streams: Streams) -> Problem:
@@ -33,9 +33,9 @@ def make_problem(p: Mapping[str, Any], streams: Streams) -> Problem:
     One draw per ``base_seed``, shared by every width, seed and the limit."""
     n, d, k = p["n_samples"], p["input_dim"], p["output_dim"]
     g = streams.rng("data")
-    eig = data.geometric_spectrum(min(n, d), p["condition_number"])
-    X = data.matrix_with_singular_values(n, d, np.sqrt(n * eig), g)
-    theta = data.gaussian_matrix(k, d, 1 / np.sqrt(d), g)
+    eig = synthetic_data.geometric_spectrum(min(n, d), p["condition_number"])
+    X = synthetic_data.matrix_with_singular_values(n, d, np.sqrt(n * eig), g)
+    theta = synthetic_data.gaussian_matrix(k, d, 1 / np.sqrt(d), g)
     return Problem(X, X @ theta.T)
 
 
@@ -203,7 +203,7 @@ def run_finite_width(ctx: JobContext) -> xr.Dataset:
 
 
 def run_exact_width(ctx: JobContext, m: int, reference: tuple[Problem, np.ndarray]) -> xr.Dataset:
-    """The width-``m`` network by the exact Krylov sampler (:mod:`deeplinear.krylov`): the
+    """The width-``m`` network by the exact Krylov sampler (:mod:`deeplinear.numerics.krylov`): the
     reduced initial state of every seed drawn directly (cost flat in ``m``), the depth chosen
     adaptively, GD on the reduced coordinates. Also records the distance of the trained Krylov
     coordinates to those of the infinite-width network at the same depth (claim C8).
@@ -319,7 +319,7 @@ def run_limit(ctx: JobContext) -> xr.Dataset:
     return ds
 
 
-# ---- cost model inputs (see deeplinear.cost) ---------------------------------------------------
+# ---- cost model inputs (see deeplinear.pipeline.cost) ---------------------------------------------------
 
 
 def finite_width_cost(p: Mapping[str, Any]) -> JobCost:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from deeplinear import data, engine, krylov
+from deeplinear.numerics import engine, krylov, synthetic_data
 from deeplinear.papers.chizat2022.about import DTYPE
 
 # ---- data ----------------------------------------------------------------------------------
@@ -39,7 +39,7 @@ class Problem:
     @property
     def row_projector(self) -> np.ndarray:
         """:math:`P_X`, the orthogonal projector onto the row space of ``X`` (d x d)."""
-        phi1, _ = data.row_space_basis(self.X)
+        phi1, _ = synthetic_data.row_space_basis(self.X)
         return phi1 @ phi1.T
 
     def regression(self, device: torch.device) -> engine.Regression:
@@ -130,7 +130,7 @@ def truncated_limit_trajectory(problem: Problem, lr: float, steps: int, R: int, 
 
 def limit_trajectory(problem: Problem, lr: float, steps: int, margin: int = 3, device="cpu") -> np.ndarray:
     r""":math:`\beta_\infty(t)` for ``t = 0..steps`` (shape (steps+1, k, d)): the ``m = inf`` case of
-    the exact Krylov reduction (:mod:`deeplinear.krylov`), whose operator is the Gaussian-word
+    the exact Krylov reduction (:mod:`deeplinear.numerics.krylov`), whose operator is the Gaussian-word
     operator :math:`\Lambda`, at depth ``ceil((steps + margin)/2)``.
 
     Exact for ``margin >= 2`` (each step lengthens occupied paths by at most one; the depth covers

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deeplinear.paper_api import Experiment, FigureSpec, Paper
 from deeplinear.papers.duhu2019.about import KEY, REFERENCE
 from deeplinear.papers.duhu2019.claims import CLAIMS
 from deeplinear.papers.duhu2019.experiments import (
@@ -60,7 +61,6 @@ from deeplinear.papers.duhu2019.figures import (
     plot_phase_diagram,
     plot_wide_rate,
 )
-from deeplinear.registry import Experiment, FigureSpec, Paper
 
 PAPER = Paper(
     key=KEY,

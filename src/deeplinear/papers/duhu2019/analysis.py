@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from deeplinear import engine
+from deeplinear.numerics import engine
+from deeplinear.numerics.stats import censored_median, fit_line
 from deeplinear.papers.duhu2019.experiments import STATUS_NOT_RUN
 from deeplinear.papers.duhu2019.theory import theorem_rate, wide_limit_log_slope
-from deeplinear.stats import censored_median, fit_line
 
 
 def _censored_median_over_seeds(t_eps: xr.DataArray) -> xr.DataArray:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import ks_2samp
 
-from deeplinear import engine
 from deeplinear.claims import (
     SOURCE_OURS,
     SOURCE_PAPER,
@@ -23,6 +22,8 @@ from deeplinear.claims import (
     worst_over_time,
     z_family,
 )
+from deeplinear.numerics import engine
+from deeplinear.numerics.stats import BOOTSTRAP_SEED, N_BOOTSTRAP, loglog_slope
 from deeplinear.papers.duhu2019.about import WIDE
 from deeplinear.papers.duhu2019.analysis import (
     best_factor,
@@ -36,7 +37,6 @@ from deeplinear.papers.duhu2019.analysis import (
     theorem_bound_curve,
 )
 from deeplinear.papers.duhu2019.experiments import STATUS_NOT_RUN
-from deeplinear.stats import BOOTSTRAP_SEED, N_BOOTSTRAP, loglog_slope
 
 CONVERGED = engine.STATUS_CODES[engine.STATUS_CONVERGED]
 DIVERGED = engine.STATUS_CODES[engine.STATUS_DIVERGED]

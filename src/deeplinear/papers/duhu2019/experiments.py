@@ -12,8 +12,10 @@ import xarray as xr
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from deeplinear import data, engine, prior
-from deeplinear.krylov_deep import EigenProblem, LazySampler, run_reduced
+from deeplinear.numerics import engine, prior_samplers, synthetic_data
+from deeplinear.numerics.krylov_deep import EigenProblem, LazySampler, run_reduced
+from deeplinear.numerics.seeding import Streams
+from deeplinear.paper_api import JobContext, JobCost, one_job_per
 from deeplinear.papers.duhu2019.about import DTYPE, KEY, WIDE
 from deeplinear.papers.duhu2019.theory import (
     gram_operator,
@@ -22,8 +24,6 @@ from deeplinear.papers.duhu2019.theory import (
     output_scale,
     theorem_lr,
 )
-from deeplinear.registry import JobContext, JobCost, one_job_per
-from deeplinear.seeding import Streams
 
 STATUS_NOT_RUN = -1  # a (width, lr_factor) cell outside the narrow-net step-size grid
 
@@ -35,9 +35,9 @@ def make_data(p: Mapping[str, Any], streams: Streams) -> tuple[np.ndarray, np.nd
     to ``1/condition_number``, and ``Y = X Φ^T`` for Φ with entries ``N(0, 1/d_in)``; one draw per
     ``base_seed``, shared by every depth, width and seed."""
     g = streams.rng("data")
-    eig = data.geometric_spectrum(p["rank"], p["condition_number"])
-    X = data.matrix_with_singular_values(p["n_samples"], p["input_dim"], np.sqrt(eig), g)
-    phi = data.gaussian_matrix(p["output_dim"], p["input_dim"], 1 / np.sqrt(p["input_dim"]), g)
+    eig = synthetic_data.geometric_spectrum(p["rank"], p["condition_number"])
+    X = synthetic_data.matrix_with_singular_values(p["n_samples"], p["input_dim"], np.sqrt(eig), g)
+    phi = synthetic_data.gaussian_matrix(p["output_dim"], p["input_dim"], 1 / np.sqrt(p["input_dim"]), g)
     return X, X @ phi.T
 
 
@@ -524,7 +524,7 @@ def run_init_statistics(ctx: JobContext) -> xr.Dataset:
     depth, widths, n = p["depth"], p["widths"], p["n_samples"]
     rows = {k: [] for k in ("q_mean", "log_q_mean", "q_mean_pred", "q_se", "log_q_mean_pred", "log_q_se")}
     for m in widths:
-        gen = prior.torch_generator(ctx.streams.rng(f"init_statistics-L{depth}", m))
+        gen = prior_samplers.torch_generator(ctx.streams.rng(f"init_statistics-L{depth}", m))
         log_q = sample_init_log_outputs(depth, m, p["input_dim"], p["output_dim"], n, gen).numpy()
         q = np.exp(log_q)
         mom = init_output_moments(m, depth, p["output_dim"])
@@ -660,7 +660,7 @@ def _pad_depths(ds: xr.Dataset, grid_depth: int) -> xr.Dataset:
     return padded
 
 
-# ---- cost model inputs (see deeplinear.cost) ---------------------------------------------------
+# ---- cost model inputs (see deeplinear.pipeline.cost) ---------------------------------------------------
 
 
 def _brute_steps(depth: int, width: int, max_steps: int) -> float:

@@ -8,6 +8,7 @@ import numpy as np
 import xarray as xr
 
 from deeplinear import plotting
+from deeplinear.numerics.stats import bootstrap_loglog_slope
 from deeplinear.papers.duhu2019.analysis import (
     best_narrow_median,
     critical_width,
@@ -19,7 +20,6 @@ from deeplinear.papers.duhu2019.analysis import (
     theorem_bound_curve,
 )
 from deeplinear.plotting import plt
-from deeplinear.stats import bootstrap_loglog_slope
 
 # ---- figures -----------------------------------------------------------------------------------
 

@@ -39,8 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from deeplinear import engine
-from deeplinear.krylov_deep import EigenProblem
+from deeplinear.numerics import engine
+from deeplinear.numerics.krylov_deep import EigenProblem
 
 CAPPED = engine.STATUS_CODES[engine.STATUS_CAPPED]
 CONVERGED = engine.STATUS_CODES[engine.STATUS_CONVERGED]
@@ -345,7 +345,7 @@ def train_logged(
     divergence_factor: float = 1e8,
     progress: bool | str = False,
 ) -> LoggedResult:
-    """Full-batch GD of every member, as :func:`deeplinear.engine.train` runs it, with the loss
+    """Full-batch GD of every member, as :func:`deeplinear.numerics.engine.train` runs it, with the loss
     recorded at ``log_steps``: a member stops when it reaches ``epsilons[0] * loss(0)``
     (converged) or diverges (loss not finite or above ``divergence_factor * loss(0)``), else at
     ``max_steps`` (capped); first hits of every threshold are tested at every step. No early

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deeplinear.paper_api import Experiment, FigureSpec, Paper
 from deeplinear.papers.min2021.about import KEY, REFERENCE
 from deeplinear.papers.min2021.claims import CLAIMS
 from deeplinear.papers.min2021.experiments import (
@@ -44,7 +45,6 @@ from deeplinear.papers.min2021.figures import (
     plot_imbalance,
     plot_implicit_bias,
 )
-from deeplinear.registry import Experiment, FigureSpec, Paper
 
 PAPER = Paper(
     key=KEY,

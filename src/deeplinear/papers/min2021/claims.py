@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from deeplinear import engine
 from deeplinear.claims import (
     SOURCE_NUMERICS,
     SOURCE_OURS,
@@ -20,6 +19,7 @@ from deeplinear.claims import (
     within,
     worst_over_time,
 )
+from deeplinear.numerics import engine
 from deeplinear.papers.min2021.analysis import time_to_fraction, usable_points
 from deeplinear.papers.min2021.experiments import INIT_BALANCED
 

@@ -10,7 +10,8 @@ import torch
 import xarray as xr
 from torch import Tensor
 
-from deeplinear import data, engine, krylov
+from deeplinear.numerics import engine, krylov, synthetic_data
+from deeplinear.paper_api import JobContext, JobCost, one_job_per
 from deeplinear.papers.min2021.about import DTYPE, KEY
 from deeplinear.papers.min2021.theory import (
     imbalance_drift_norm,
@@ -20,7 +21,6 @@ from deeplinear.papers.min2021.theory import (
     theorem1_bound,
     v2_rate_bound,
 )
-from deeplinear.registry import JobContext, JobCost, one_job_per
 
 # ---- shared pieces of both experiments ------------------------------------------------------------
 
@@ -93,7 +93,7 @@ def _imbalance_inits(p: Mapping[str, Any], rng: np.random.Generator) -> tuple[np
     Vs = [sv * V0 for _, sv in p["inits"]]
     su, sv = p["inits"][p["balanced_like"]]
     A, s, Bt = np.linalg.svd(su * sv * U0 @ V0.T, full_matrices=False)  # product D x m
-    Q = data.haar_orthonormal(h, m, rng)
+    Q = synthetic_data.haar_orthonormal(h, m, rng)
     Us.append(A * np.sqrt(s) @ Q.T)
     Vs.append(Bt.T * np.sqrt(s) @ Q.T)
     return np.stack(Us), np.stack(Vs)
@@ -122,11 +122,11 @@ def run_imbalance(ctx: JobContext) -> xr.Dataset:
     for s in seeds:
         # data and base init are keyed without the step size: both lr cases see the same draws
         g = ctx.streams.rng("imbalance", h, s)
-        X = data.matrix_with_singular_values(n, D, np.ones(n), g)
-        theta = data.gaussian_matrix(D, m, 1 / np.sqrt(D), g)
-        Y = X @ theta + data.gaussian_matrix(n, m, p["noise_std"], g)
+        X = synthetic_data.matrix_with_singular_values(n, D, np.ones(n), g)
+        theta = synthetic_data.gaussian_matrix(D, m, 1 / np.sqrt(D), g)
+        Y = X @ theta + synthetic_data.gaussian_matrix(n, m, p["noise_std"], g)
         U, V = _imbalance_inits(p, g)
-        phi1, phi2 = data.row_space_basis(X)
+        phi1, phi2 = synthetic_data.row_space_basis(X)
         Xs.append(X), Ys.append(Y), Phi1s.append(phi1), Phi2s.append(phi2), Us.append(U), Vs.append(V)
     return _run_two_layer(
         ctx,
@@ -182,7 +182,9 @@ def _run_two_layer(
     sig = np.stack([np.linalg.svd(X, compute_uv=False)[:r] ** 2 for X in Xs])  # Sigma_x per seed
     lam_r_sigma = torch.as_tensor(sig[:, -1], dtype=DTYPE, device=device).repeat_interleave(members_per_seed)
     theta_hat = torch.as_tensor(
-        np.stack([data.min_norm_solution(X, Y) for X, Y in zip(Xs, Ys, strict=True)]), dtype=DTYPE, device=device
+        np.stack([synthetic_data.min_norm_solution(X, Y) for X, Y in zip(Xs, Ys, strict=True)]),
+        dtype=DTYPE,
+        device=device,
     ).repeat_interleave(members_per_seed, 0)  # (E, D, m)
     loss_star = engine.loss_from_residual(engine.residual(theta_hat.transpose(-1, -2), reg))
 
@@ -327,9 +329,9 @@ def _implicit_bias_data(ctx: JobContext, seed: int) -> tuple[np.ndarray, np.ndar
     p = ctx.params
     n, D, m = p["n_samples"], p["input_dim"], p["output_dim"]
     g_data = ctx.streams.rng("implicit_bias-data", 0, seed)
-    X = data.gaussian_matrix(n, D, 1 / np.sqrt(D), g_data)
-    theta = data.gaussian_matrix(D, m, 1 / np.sqrt(D), g_data)
-    return X, X @ theta + data.gaussian_matrix(n, m, p["noise_std"], g_data)
+    X = synthetic_data.gaussian_matrix(n, D, 1 / np.sqrt(D), g_data)
+    theta = synthetic_data.gaussian_matrix(D, m, 1 / np.sqrt(D), g_data)
+    return X, X @ theta + synthetic_data.gaussian_matrix(n, m, p["noise_std"], g_data)
 
 
 def _reduced_members(ctx: JobContext):
@@ -343,8 +345,8 @@ def _reduced_members(ctx: JobContext):
     per_seed = []
     for s in seeds:
         X, Y = _implicit_bias_data(ctx, s)
-        phi1, _ = data.row_space_basis(X)
-        per_seed.append((X @ phi1, Y, phi1.T @ data.min_norm_solution(X, Y)))
+        phi1, _ = synthetic_data.row_space_basis(X)
+        per_seed.append((X @ phi1, Y, phi1.T @ synthetic_data.min_norm_solution(X, Y)))
     r = per_seed[0][0].shape[1]
     A, N, G2, Xr, Yr, theta = [], [], [], [], [], []
     for h in widths:
@@ -361,7 +363,7 @@ def _reduced_members(ctx: JobContext):
 
 
 def run_implicit_bias(ctx: JobContext) -> xr.Dataset:
-    r"""Figure 2 of the paper by the exact two-layer reduction (:func:`deeplinear.krylov.sample_two_layer`):
+    r"""Figure 2 of the paper by the exact two-layer reduction (:func:`deeplinear.numerics.krylov.sample_two_layer`):
     for every width ``h``, seed and ``alpha``, the reduced initial state drawn directly (cost flat
     in ``h``), GD on ``(alpha, nu)`` with data ``X Phi_1`` until the loss is below ``target_loss``
     or ``max_steps``; then :math:`\lVert UV^\top - \hat\Theta\rVert^2 = \lVert\alpha\nu^\top -
@@ -436,7 +438,7 @@ def run_implicit_bias_brute(ctx: JobContext) -> xr.Dataset:
         X, Y = _implicit_bias_data(ctx, s)
         g_init = ctx.streams.rng("implicit_bias-init", h, s)
         GU, GV = g_init.standard_normal((D, h)), g_init.standard_normal((m, h))
-        phi1, phi2 = data.row_space_basis(X)
+        phi1, phi2 = synthetic_data.row_space_basis(X)
         Xs.append(X), Ys.append(Y), Phi1s.append(phi1), Phi2s.append(phi2)
         Us.extend(h**-a * GU for a in alphas)
         Vs.extend(h**-a * GV for a in alphas)
@@ -468,7 +470,7 @@ def run_implicit_bias_brute(ctx: JobContext) -> xr.Dataset:
     )
 
 
-# ---- cost model inputs (see deeplinear.cost) ---------------------------------------------------
+# ---- cost model inputs (see deeplinear.pipeline.cost) ---------------------------------------------------
 
 
 def imbalance_cost(p: Mapping[str, Any]) -> JobCost:

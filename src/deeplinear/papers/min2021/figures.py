@@ -7,7 +7,8 @@ from collections.abc import Mapping
 import numpy as np
 import xarray as xr
 
-from deeplinear import engine, plotting
+from deeplinear import plotting
+from deeplinear.numerics import engine
 from deeplinear.papers.min2021.theory import init_error_norm_expected
 from deeplinear.plotting import plt
 

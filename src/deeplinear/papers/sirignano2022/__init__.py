@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from deeplinear.paper_api import Experiment, FigureSpec, Paper
 from deeplinear.papers.sirignano2022.about import KEY, REFERENCE
 from deeplinear.papers.sirignano2022.claims import CLAIMS
 from deeplinear.papers.sirignano2022.experiments import (
@@ -41,7 +42,6 @@ from deeplinear.papers.sirignano2022.experiments import (
     sgd_cost,
 )
 from deeplinear.papers.sirignano2022.figures import CAPTIONS, plot_law, plot_loss, plot_movement, plot_ode_distance
-from deeplinear.registry import Experiment, FigureSpec, Paper
 
 PAPER = Paper(
     key=KEY,

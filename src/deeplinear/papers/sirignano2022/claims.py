@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from deeplinear.claims import SOURCE_OURS, SOURCE_PAPER, all_of, claim, power_law, worst_over_time, z_family
+from deeplinear.numerics.stats import loglog_slope
 from deeplinear.papers.sirignano2022.analysis import distance_to_ode, lambda_min, law_z_scores
 from deeplinear.papers.sirignano2022.theory import expected_loss, loss_rate_bound
-from deeplinear.stats import loglog_slope
 
 SLOPE_RANGE = (-0.65, -0.35)  # the project's specification for an N^{-1/2} law
 

@@ -12,7 +12,9 @@ import xarray as xr
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from deeplinear import engine, prior
+from deeplinear.numerics import engine, prior_samplers
+from deeplinear.numerics.seeding import Streams
+from deeplinear.paper_api import JobContext, JobCost, one_job_per
 from deeplinear.papers.sirignano2022.theory import (
     activation,
     derivative_from_value,
@@ -20,8 +22,6 @@ from deeplinear.papers.sirignano2022.theory import (
     limit_kernels,
     ode_solution,
 )
-from deeplinear.registry import JobContext, JobCost, one_job_per
-from deeplinear.seeding import Streams
 
 # ---- data and the network ---------------------------------------------------------------------------
 
@@ -126,7 +126,7 @@ def run_sgd(ctx: JobContext) -> xr.Dataset:
     log_steps = np.unique(np.round(np.linspace(0, steps, p["n_log"])).astype(np.int64))
     C0, W0 = init_params(S, N, p["input_dim"], ctx.streams, "init")
     sample_rng = ctx.streams.rng("samples", N)
-    gen = prior.torch_generator(sample_rng, device)
+    gen = prior_samplers.torch_generator(sample_rng, device)
     samples = torch.randint(0, p["n_train"], (S, max(steps, 1)), generator=gen, device=device)
     C = torch.as_tensor(C0, dtype=ctx.dtype, device=device).clone()
     W = torch.as_tensor(W0, dtype=ctx.dtype, device=device).clone()
@@ -208,7 +208,7 @@ def run_init_law(ctx: JobContext) -> xr.Dataset:
     cov, cov_se, kurt, kurt_se, kurt_pred = [], [], [], [], []
     for N in p["widths"]:
         g = ctx.streams.rng("init_law", N)
-        gen = prior.torch_generator(g)
+        gen = prior_samplers.torch_generator(g)
         C = torch.rand(p["n_samples"], N, generator=gen, dtype=ctx.dtype) * 2 - 1
         W = torch.randn(p["n_samples"], N, X_np.shape[1], generator=gen, dtype=ctx.dtype)
         out = network_outputs(C, W, X, sigma).numpy()  # (n, M)
@@ -238,7 +238,7 @@ def run_init_law(ctx: JobContext) -> xr.Dataset:
     return ds
 
 
-# ---- cost model inputs (see deeplinear.cost) ---------------------------------------------------
+# ---- cost model inputs (see deeplinear.pipeline.cost) ---------------------------------------------------
 
 
 def sgd_cost(p: Mapping[str, Any]) -> JobCost:

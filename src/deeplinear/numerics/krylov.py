@@ -56,7 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from deeplinear import engine
+from deeplinear.numerics import engine
 
 INF = math.inf
 #: Relative accuracy at which the adaptive depth stops: max_t ||beta_{J+1} - beta_J|| <= TOL max_t ||beta||.

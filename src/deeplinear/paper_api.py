@@ -1,15 +1,14 @@
-"""The uniform shape every reproduced paper plugs into, and the list of papers.
+"""The paper API: the records every reproduced paper fills in, and nothing else.
 
-A paper is one package in :mod:`deeplinear.papers` exposing ``PAPER``, a :class:`Paper`, with
-one module per concern (theory, experiments, analysis, claims, figures) and its config schema
-(``config.schema.yaml``) beside it. Adding a sixth paper means one new package, one entry in
-:data:`PAPER_MODULES` and one config section: the workflow's schema, job table, claim rules and
-named figure targets are all generated from this registry.
+A paper package (:mod:`deeplinear.papers`) builds one :class:`Paper` from :class:`Experiment`,
+:class:`FigureSpec` and claim checks (:mod:`deeplinear.claims`); its runners receive a
+:class:`JobContext` and price themselves with :class:`JobCost`. This module imports only the
+numerics layer (:mod:`deeplinear.numerics`) and the claims vocabulary; the pipeline
+(:mod:`deeplinear.pipeline`) finds papers through its registry and runs them.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,22 +17,14 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from deeplinear.claims import Claim, ClaimCheck, evaluate_claims
-from deeplinear.seeding import Streams
+from deeplinear.numerics.seeding import Streams
 
 if TYPE_CHECKING:
     import torch
     import xarray as xr
 
+#: The three kinds of experiment, one Snakemake rule each.
 KINDS = ("width_scaling", "depth_scaling", "prior_sampling")
-
-#: paper key -> package under deeplinear.papers (imported lazily). The one list of papers.
-PAPER_MODULES: dict[str, str] = {
-    "chizat2022": "deeplinear.papers.chizat2022",
-    "duhu2019": "deeplinear.papers.duhu2019",
-    "min2021": "deeplinear.papers.min2021",
-    "bassetti2024": "deeplinear.papers.bassetti2024",
-    "sirignano2022": "deeplinear.papers.sirignano2022",
-}
 
 
 @dataclass(frozen=True)
@@ -82,7 +73,7 @@ class Experiment:
     #: Two experiments may share one block, e.g. a finite-width run and its exact limit.
     config_section: str = ""
     #: ``cost(params) -> JobCost``: a job's work and array memory, the cost model's inputs
-    #: (:mod:`deeplinear.cost` calibrates seconds per work unit on benchmark files).
+    #: (:mod:`deeplinear.pipeline.cost` calibrates seconds per work unit on benchmark files).
     cost: Callable[[Mapping[str, Any]], JobCost] | None = None
 
     @property
@@ -161,29 +152,3 @@ def one_job_per(
         params[param_key] = value
         cases[f"{prefix}_{value:g}" if isinstance(value, float) else f"{prefix}_{value}"] = params
     return cases
-
-
-def paper(key: str) -> Paper:
-    """The :class:`Paper` registered under ``key``; a clear error for an unknown key."""
-    if key not in PAPER_MODULES:
-        raise KeyError(f"unknown paper {key!r}; known papers: {sorted(PAPER_MODULES)}")
-    module = importlib.import_module(PAPER_MODULES[key])
-    return module.PAPER
-
-
-def papers() -> list[Paper]:
-    """Every registered paper, in registry order."""
-    return [paper(key) for key in PAPER_MODULES]
-
-
-def figure_targets(paper_keys: list[str] | None = None) -> list[tuple[str, str]]:
-    """``(paper, figure)`` for every figure of the given papers (default: all registered)."""
-    return [(key, name) for key in (paper_keys or list(PAPER_MODULES)) for name in paper(key).figures]
-
-
-def experiment(paper_key: str, name: str) -> Experiment:
-    """One experiment of a paper, with a clear error for an unknown name."""
-    p = paper(paper_key)
-    if name not in p.experiments:
-        raise KeyError(f"paper {paper_key!r} has no experiment {name!r}; it has {sorted(p.experiments)}")
-    return p.experiments[name]

@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
-from deeplinear import dataset, registry
-from deeplinear.cost import read_benchmark
+from deeplinear.pipeline import dataset, registry
+from deeplinear.pipeline.cost import read_benchmark
 
 
 def _job_records(results: Path, paper: str) -> list[tuple[str, float, float]]:

@@ -74,7 +74,7 @@ def read_benchmark(path: str | Path) -> tuple[float, float]:
 def _experiment_samples(results: Path) -> list[tuple[str, dict[str, Any], float, float]]:
     """``(paper/experiment, params, seconds, peak MB)`` of every experiment job with both a
     benchmark file and its dataset under ``results``."""
-    from deeplinear import dataset, registry
+    from deeplinear.pipeline import dataset, registry
 
     samples = []
     for kind in registry.KINDS:
@@ -91,7 +91,7 @@ def _experiment_samples(results: Path) -> list[tuple[str, dict[str, Any], float,
 
 def calibrate(results_dirs: Iterable[str | Path]) -> dict[str, Any]:
     """Fit the model to the benchmark files of one or more finished runs (see the module doc)."""
-    from deeplinear import registry
+    from deeplinear.pipeline import registry
 
     samples, post = [], {rule: [] for rule in POST_RULES}
     for results in map(Path, results_dirs):
@@ -181,7 +181,7 @@ def read_calibration(path: str | Path = CALIBRATION_FILE) -> dict[str, Any]:
 
 def estimate_jobs(config: Mapping[str, Any], calibration: Mapping[str, Any]) -> list[JobEstimate]:
     """The expected seconds and peak memory of every job of ``config`` (all rules)."""
-    from deeplinear import jobs, registry
+    from deeplinear.pipeline import jobs, registry
 
     overhead, base_mb = calibration["overhead_s"], calibration["base_mb"]
     estimates = []

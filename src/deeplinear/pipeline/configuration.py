@@ -2,7 +2,7 @@
 
 The global keys (``scale``, ``papers``, ``base_seed``, ``device``) are described in
 ``deeplinear/config.schema.yaml``; each registered paper adds its section from the
-``config.schema.yaml`` beside its package (:attr:`deeplinear.registry.Paper.schema_file`). The
+``config.schema.yaml`` beside its package (:attr:`deeplinear.pipeline.registry.Paper.schema_file`). The
 Snakefile and the command line validate through :func:`validate_config`, so both accept and
 refuse the same configs, before any job starts.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from deeplinear import registry
+from deeplinear.pipeline import registry
 
 BASE_SCHEMA = Path(__file__).with_name("config.schema.yaml")
 GLOBAL_KEYS = ("scale", "papers", "base_seed", "device")

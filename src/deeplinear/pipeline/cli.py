@@ -19,18 +19,18 @@ from typing import Any
 
 import yaml
 
-from deeplinear import jobs
-from deeplinear.configuration import merge_config, read_config_file, validate_config
+from deeplinear.pipeline import jobs
+from deeplinear.pipeline.configuration import merge_config, read_config_file, validate_config
 
 #: The repository's default config (a checkout or an editable install), the base every config file
 #: is merged over, as Snakemake merges ``--configfile`` over the Snakefile's config.
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config.yaml"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "config.yaml"
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
     """Read a config file merged key by key over the repository's ``config.yaml`` (where there is
     one), apply ``key.path=value`` overrides and validate it (the same schema and checks as the
-    workflow: :func:`deeplinear.configuration.validate_config`)."""
+    workflow: :func:`deeplinear.pipeline.configuration.validate_config`)."""
     path = Path(path)
     config = read_config_file(path)
     if DEFAULT_CONFIG.exists() and path.resolve() != DEFAULT_CONFIG:
@@ -128,12 +128,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "combine":
             jobs.combine(args.inputs, args.output)
         elif args.command == "calibrate":
-            from deeplinear import cost
+            from deeplinear.pipeline import cost
 
             path = cost.write_calibration(cost.calibrate(args.results), args.output or cost.CALIBRATION_FILE)
             print(f"wrote {path}")
         elif args.command == "publish":
-            from deeplinear import publish
+            from deeplinear.pipeline import publish
 
             config = _config_of(args)
             for folder in publish.publish(
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             ):
                 print(f"wrote {folder}")
         elif args.command == "estimate":
-            from deeplinear import cost
+            from deeplinear.pipeline import cost
 
             calibration = cost.read_calibration(args.calibration or cost.CALIBRATION_FILE)
             config = _config_of(args)

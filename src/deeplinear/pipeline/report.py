@@ -149,7 +149,7 @@ def write_report(
 
 def figure_entries(png_files: Iterable[str | Path]) -> list[FigureEntry]:
     """Figure entries for ``figures/<paper>/<figure>.png`` files, captions from the registry."""
-    from deeplinear import registry
+    from deeplinear.pipeline import registry
 
     entries = []
     for png in map(Path, png_files):
@@ -168,8 +168,8 @@ def make_report(
 ) -> Path:
     """The workflow's report: claims of every paper, figures with registry captions, provenance
     (scale and the git commit of ``repo_dir``)."""
-    from deeplinear import registry
-    from deeplinear.dataset import git_state
+    from deeplinear.pipeline import registry
+    from deeplinear.pipeline.dataset import git_state
 
     entries = figure_entries(png_files)
     titles = {}

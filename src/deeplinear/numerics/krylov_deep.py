@@ -1,5 +1,5 @@
 r"""Exact finite-width GD of a deep linear network at any width: one lazily sampled basis per
-hidden space (the deep version of :mod:`deeplinear.krylov`).
+hidden space (the deep version of :mod:`deeplinear.numerics.krylov`).
 
 **Model** (Du & Hu 2019). :math:`\beta = \alpha W_L \cdots W_1` with ``W_1`` (m x d_in),
 ``W_2..W_{L-1}`` (m x m), ``W_L`` (d_out x m), iid :math:`N(0, 1)` entries,
@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from deeplinear.krylov import bartlett
+from deeplinear.numerics.krylov import bartlett
 
 #: Default rank tolerance: the relative size below which a new direction is dropped.
 RANK_TOL = 1e-12

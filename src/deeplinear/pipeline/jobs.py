@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deeplinear import NUMERICS_VERSION, claims, dataset, registry, seeding
+from deeplinear import NUMERICS_VERSION, claims
+from deeplinear.numerics import seeding
+from deeplinear.paper_api import JobContext
+from deeplinear.pipeline import dataset, registry
 
 #: Config keys shared by every job (the rest of a job's params come from its paper section).
 GLOBAL_KEYS = ("base_seed", "device")
@@ -60,16 +63,17 @@ def job_table(config: Mapping[str, Any]) -> dict[tuple[str, str, str], Job]:
 
 def job_context(
     paper: str, experiment: str, case: str, params: Mapping[str, Any], *, progress: bool = False
-) -> registry.JobContext:
+) -> JobContext:
     """The context a runner receives: params, resolved device (``params["device"]``, default
-    ``cpu``), float64, and fresh random streams under ``params["base_seed"]``."""
+    ``cpu``), float64, and fresh random streams under ``params["base_seed"]``. The one place a
+    :class:`~deeplinear.paper_api.JobContext` is built (jobs, tests and benchmarks alike)."""
     import torch
 
-    from deeplinear.devices import resolve_device
+    from deeplinear.numerics.devices import resolve_device
 
     device = resolve_device(params.get("device", "cpu"))
     streams = seeding.Streams(params["base_seed"], paper)
-    return registry.JobContext(paper, experiment, case, params, device, streams, torch.float64, progress)
+    return JobContext(paper, experiment, case, params, device, streams, torch.float64, progress)
 
 
 def run_job(
@@ -82,17 +86,14 @@ def run_job(
     wildcards: Mapping[str, str] | None = None,
 ) -> Path:
     """Run one experiment job and write its dataset (with provenance) atomically to ``output``."""
-    import torch  # only experiment jobs pay for torch; combine, claims-table jobs do not
-
-    from deeplinear.devices import configure_threads, device_description, resolve_device, set_deterministic
+    # torch is imported here (through job_context), so combine and claims-table jobs never pay for it
+    from deeplinear.numerics.devices import configure_threads, device_description, set_deterministic
 
     configure_threads(threads)
     set_deterministic()
     exp = registry.experiment(job.paper, job.experiment)
     paper = registry.paper(job.paper)
-    device = resolve_device(job.params["device"])
-    streams = seeding.Streams(job.params["base_seed"], job.paper)
-    ctx = registry.JobContext(job.paper, job.experiment, job.case, job.params, device, streams, torch.float64, progress)
+    ctx = job_context(job.paper, job.experiment, job.case, job.params, progress=progress)
     ds = exp.run(ctx)
     ds.attrs.update(
         dataset.provenance_attrs(

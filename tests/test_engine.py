@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from deeplinear.numerics import engine
+from deeplinear.numerics import engine, run_status
 
 
 def _problem(rng, n_members=3, n=7, d=5, k=2, widths=(4, 6), data_scale=None):
@@ -73,8 +73,8 @@ def test_members_stop_at_their_own_target(rng):
     result = engine.train(
         weights, data, 0.05, steps=3000, target_loss=torch.tensor([target, -1.0, -1.0]), check_every=16
     )
-    assert result.status[0] == engine.STATUS_CODES[engine.STATUS_CONVERGED]
-    assert result.status[1] == engine.STATUS_CODES[engine.STATUS_CAPPED]
+    assert result.status[0] == run_status.CONVERGED
+    assert result.status[1] == run_status.CAPPED
     stop = result.stop_step[0]
     assert 0 < stop < 3000
     loss = result.metrics["loss"][:, 0]
@@ -91,7 +91,7 @@ def test_logged_loss_after_every_member_stopped_is_the_loss_at_the_stop(rng):
     weights, data = _problem(rng, n_members=2, n=3, d=5, widths=(8,))
     log_steps = np.array([0, 5, 3000])
     result = engine.train(weights, data, 0.05, steps=3000, target_loss=1e-6, log_steps=log_steps, check_every=16)
-    assert (result.status == engine.STATUS_CODES[engine.STATUS_CONVERGED]).all()
+    assert (result.status == run_status.CONVERGED).all()
     assert np.all(result.stop_step > 5)
     stopped = [w.clone() for w in result.weights]
     res = engine.residual(engine.end_to_end(stopped), data)
@@ -103,8 +103,8 @@ def test_divergence_is_flagged_not_raised(rng):
     weights, data = _problem(rng, n_members=2, n=6, d=4, widths=(5,), data_scale=[1.0, 30.0])
     result = engine.train(weights, data, 0.05, steps=400)
     assert result.status.tolist() == [
-        engine.STATUS_CODES[engine.STATUS_CAPPED],
-        engine.STATUS_CODES[engine.STATUS_DIVERGED],
+        run_status.CAPPED,
+        run_status.DIVERGED,
     ]
     assert result.stop_step[1] < 400
     assert np.all(np.isfinite(result.metrics["loss"][:, 0]))
@@ -141,7 +141,7 @@ def test_member_step_factors_equal_separate_runs(rng):
         assert alone.stop_step[0] == batched.stop_step[i]
         for w_alone, w_batched in zip(alone.weights, batched.weights, strict=True):
             torch.testing.assert_close(w_alone[0], w_batched[i], rtol=1e-12, atol=1e-14)
-    assert batched.status[0] == engine.STATUS_CODES[engine.STATUS_CONVERGED]
+    assert batched.status[0] == run_status.CONVERGED
 
 
 def test_prefix_products_end_in_the_end_to_end_matrix_bit_for_bit(rng):

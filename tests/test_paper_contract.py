@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, smoke_config
+from deeplinear.numerics import run_status
 from deeplinear.pipeline import configuration, dataset, jobs, registry
 
 matplotlib.use("Agg")
@@ -130,11 +131,10 @@ def test_every_figure_renders_with_labelled_axes(tiny):
 
 def _with_one_diverged_run(ds):
     """``ds`` with its first run flagged diverged and its float values there set to 1e12."""
-    from deeplinear.numerics.engine import STATUS_CODES, STATUS_DIVERGED
 
     ds = ds.copy(deep=True)
     first = {dim: 0 for dim in ds["status"].dims}
-    ds["status"][first] = STATUS_CODES[STATUS_DIVERGED]
+    ds["status"][first] = run_status.DIVERGED
     for name, var in ds.data_vars.items():
         if name != "status" and var.dtype.kind == "f" and set(first) <= set(var.dims):
             var[first] = 1e12
@@ -154,8 +154,6 @@ def test_every_figure_leaves_out_diverged_runs_and_says_so(tiny):
     """A run flagged diverged (values 1e12) is not drawn as data; the figure says it was left out."""
     import matplotlib.pyplot as plt
 
-    from deeplinear.numerics.engine import STATUS_CODES, STATUS_DIVERGED
-
     paper, datasets, _ = tiny
     flagged = {name for name, ds in datasets.items() if "status" in ds}
     for name, spec in paper.figures.items():
@@ -166,7 +164,7 @@ def test_every_figure_leaves_out_diverged_runs_and_says_so(tiny):
         fig = jobs.draw_figure(paper.key, name, inputs)
         try:
             texts = " ".join(t.get_text() for t in fig.texts)
-            n_diverged = sum(int((inputs[e]["status"] == STATUS_CODES[STATUS_DIVERGED]).sum()) for e in touched)
+            n_diverged = sum(int((inputs[e]["status"] == run_status.DIVERGED).sum()) for e in touched)
             assert f"{n_diverged} diverged run" in texts, f"{paper.key}.{name}: {texts!r}"
             for values in _plotted_values(fig):
                 finite = values[np.isfinite(values)]

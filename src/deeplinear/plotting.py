@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deeplinear.numerics import run_status
+
 
 class _LazyPyplot:
     """``matplotlib.pyplot``, imported (with the file-only Agg backend) on first use, so that
@@ -52,14 +54,13 @@ def leave_out_diverged(ds):
     to NaN where the run diverged, and the number ``n`` of diverged runs.
 
     Figures draw ``ds'``, so a diverged run (loss not finite or above 1e8 x loss(0), see
-    :func:`deeplinear.numerics.engine.status_attrs`) never appears as data; :func:`note_left_out` says so on
+    :func:`deeplinear.variables.status_attrs`) never appears as data; :func:`note_left_out` says so on
     the figure. A dataset without a status flag, or without a diverged run, is returned as is.
     """
-    from deeplinear.numerics.engine import STATUS_CODES, STATUS_DIVERGED
 
     if "status" not in ds:
         return ds, 0
-    diverged = ds["status"] == STATUS_CODES[STATUS_DIVERGED]
+    diverged = ds["status"] == run_status.DIVERGED
     n = int(diverged.sum())
     if n == 0:
         return ds, 0

@@ -28,11 +28,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-STATUS_CONVERGED = "converged"
-STATUS_CAPPED = "capped"
-STATUS_DIVERGED = "diverged"
-STATUS_CODES = {STATUS_CAPPED: 0, STATUS_CONVERGED: 1, STATUS_DIVERGED: 2}
-STATUS_FLAG_MEANINGS = "capped converged diverged"
+from deeplinear.numerics import run_status
 
 MetricsFn = Callable[[list[Tensor], Tensor], dict[str, Tensor]]
 
@@ -61,7 +57,7 @@ class TrainingResult:
 
     steps: np.ndarray  # (n_log,) logged GD steps
     metrics: dict[str, np.ndarray]  # name -> (n_log, E, ...)
-    status: np.ndarray  # (E,) int codes, see STATUS_CODES
+    status: np.ndarray  # (E,) int codes of :mod:`deeplinear.numerics.run_status`
     stop_step: np.ndarray  # (E,) step at which the member converged/diverged, else the cap
     weights: list[Tensor] = field(repr=False)  # final weights
     hit_step: np.ndarray | None = None  # (E, k) first step with loss <= hit_losses[:, j], -1 if never
@@ -74,18 +70,7 @@ def fixed_horizon_status(loss: np.ndarray, divergence_factor: float = 1e8) -> np
     loss = np.asarray(loss, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(loss).all(-1) | (loss > divergence_factor * np.abs(loss[..., :1])).any(-1)
-    return np.where(bad, STATUS_CODES[STATUS_DIVERGED], STATUS_CODES[STATUS_CAPPED]).astype(np.int8)
-
-
-def status_attrs(capped_means: str = "ran to the step cap or fixed horizon") -> dict:
-    """CF flag attributes of a ``status`` variable holding :data:`STATUS_CODES`."""
-    return {
-        "long_name": "run outcome",
-        "units": "1",
-        "flag_values": np.array(list(STATUS_CODES.values()), dtype=np.int8),
-        "flag_meanings": STATUS_FLAG_MEANINGS,
-        "comment": f"capped: {capped_means}; diverged: loss not finite or above 1e8 x loss(0)",
-    }
+    return np.where(bad, run_status.DIVERGED, run_status.CAPPED).astype(np.int8)
 
 
 def log_spaced_steps(total: int, count: int) -> np.ndarray:
@@ -334,9 +319,9 @@ def train(
     bar.update(steps - bar.n)
     bar.close()
 
-    status = torch.full((n_members,), STATUS_CODES[STATUS_CAPPED], dtype=torch.int8)
-    status[converged.cpu()] = STATUS_CODES[STATUS_CONVERGED]
-    status[diverged.cpu()] = STATUS_CODES[STATUS_DIVERGED]
+    status = torch.full((n_members,), run_status.CAPPED, dtype=torch.int8)
+    status[converged.cpu()] = run_status.CONVERGED
+    status[diverged.cpu()] = run_status.DIVERGED
     return TrainingResult(
         steps=np.asarray(logged, dtype=np.int64),
         metrics={k: torch.stack(v).cpu().numpy() for k, v in records.items()},

@@ -56,7 +56,6 @@ from deeplinear.numerics.krylov import bartlett
 
 #: Default rank tolerance: the relative size below which a new direction is dropped.
 RANK_TOL = 1e-12
-STATUS_CAPPED, STATUS_CONVERGED, STATUS_DIVERGED = "capped", "converged", "diverged"
 
 
 @dataclass(frozen=True)
@@ -304,7 +303,7 @@ def run_reduced(
     loss_log = np.full(log_steps.size, np.nan)
     hit_step = np.full(len(hits), -1, dtype=np.int64)
     scale = 1 / math.sqrt(problem.output_dim)
-    status, step, loss0 = STATUS_CAPPED, 0, None
+    status, step, loss0 = "capped", 0, None
     while True:
         f, b = _features(net, backend, rank_tol)
         beta = scale * f[depth]
@@ -317,10 +316,10 @@ def run_reduced(
             if hit_step[j] < 0 and loss <= level * loss0:
                 hit_step[j] = step
         if not math.isfinite(loss) or loss > divergence_factor * loss0:
-            status = STATUS_DIVERGED
+            status = "diverged"
             break
         if loss <= target * loss0:
-            status = STATUS_CONVERGED
+            status = "converged"
             break
         if step >= max_steps:
             break

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from deeplinear.numerics import engine
+from deeplinear.numerics import engine, run_status
 from deeplinear.numerics.seeding import Streams
 from deeplinear.papers.duhu2019 import about, experiments, theory
 from deeplinear.pipeline.jobs import job_context
@@ -84,8 +84,8 @@ def test_phase_diagram_flags_and_shapes(phase):
     ds = phase[3]
     status = ds["status"].sel(depth=3)
     # the wide net runs only the theorem's step; the other factor is marked not_run
-    assert (status.sel(width=24, lr_factor=2.0) == experiments.STATUS_NOT_RUN).all()
-    assert (status.sel(width=24, lr_factor=1.0) == engine.STATUS_CODES[engine.STATUS_CONVERGED]).all()
+    assert (status.sel(width=24, lr_factor=2.0) == run_status.NOT_RUN).all()
+    assert (status.sel(width=24, lr_factor=1.0) == run_status.CONVERGED).all()
     t = ds["t_eps"].sel(depth=3, width=24, lr_factor=1.0)
     assert np.all((t > 0) & (t <= SMALL["max_steps"]))
     # T_eps is the first logged-or-not step with loss <= eps loss(0): loss at the logged step
@@ -126,7 +126,7 @@ def test_wide_cells_use_the_reduction_and_say_so():
     ds = experiments.run_phase_diagram(job_context(about.KEY, "phase_diagram", "L_3", params))
     assert ds["method"].sel(depth=3).values.tolist() == [experiments.METHOD_BRUTE_FORCE, experiments.METHOD_REDUCTION]
     wide = ds.sel(depth=3, width=5000, lr_factor=1.0)
-    assert (wide["status"] == engine.STATUS_CODES[engine.STATUS_CONVERGED]).all()
+    assert (wide["status"] == run_status.CONVERGED).all()
     assert np.all((wide["t_eps"] > 0) & (wide["t_eps"] <= SMALL["max_steps"]))
     assert np.all(np.isfinite(wide["hidden_movement"])) and np.all(np.isnan(wide["gram_min_init"]))
     # movement ~ 1/m: far smaller at m = 5000 than at m = 24
@@ -153,7 +153,7 @@ def test_narrow_cells_by_scans_follow_the_engine(width, depth):
         np.testing.assert_allclose(scans[name], brute[name], rtol=1e-9, equal_nan=True, err_msg=name)
     np.testing.assert_array_equal(scans["gram_min"], brute["gram_min"])
     assert scans["lr"] == brute["lr"]
-    codes = {engine.STATUS_CODES[k] for k in (engine.STATUS_CONVERGED, engine.STATUS_CAPPED, engine.STATUS_DIVERGED)}
+    codes = set(run_status.CODES.values())
     assert set(np.unique(brute["status"])) <= codes
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from deeplinear.numerics import engine, synthetic_data
+from deeplinear.numerics import engine, run_status, synthetic_data
 from deeplinear.papers.min2021 import experiments, theory
 
 from .common import setup_problem, train
@@ -61,7 +61,7 @@ def test_prop1_error_formula_at_convergence(rng):
     """At zero loss, U V^T - Theta_hat = Phi_2 U_2(0) V(inf)^T exactly (Prop. 1)."""
     p = setup_problem(rng, init_std=0.3)
     U_end, V_end, res = train(p.U, p.V, p.reg, 1e-2, 200.0, target=1e-26)
-    assert res.status[0] == engine.STATUS_CODES[engine.STATUS_CONVERGED]
+    assert res.status[0] == run_status.CONVERGED
     theta_hat = torch.tensor(synthetic_data.min_norm_solution(p.X, p.Y))
     predicted = p.phi2 @ (p.phi2.T @ torch.tensor(p.U)) @ V_end.T
     torch.testing.assert_close(U_end @ V_end.T - theta_hat, predicted, rtol=0, atol=1e-10)

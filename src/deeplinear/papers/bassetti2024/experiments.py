@@ -20,6 +20,7 @@ from deeplinear.papers.bassetti2024.theory import (
     kurtosis_standard_error,
     limit_cdf,
 )
+from deeplinear.variables import attrs
 
 N_BATCHES = 50  # standard errors are batch-means errors over this many batches
 HIST_RANGE = 6.0  # histograms of the standardised output on [-6, 6]
@@ -113,10 +114,6 @@ def per_width_cases(experiment: str):
         return one_job_per(section, "widths", "width", "N")
 
     return cases
-
-
-def _attrs(long_name: str, units: str = "1", **extra) -> dict:
-    return {"long_name": long_name, "units": units, **extra}
 
 
 def run_proportional(ctx: JobContext) -> xr.Dataset:
@@ -234,15 +231,15 @@ def _assemble(rows: list[dict], p: Mapping[str, Any], K: np.ndarray, extra_dims:
         if name not in rows[0]:
             continue
         values = np.stack([np.asarray(r[name]) for r in rows])
-        data_vars[name] = ((*lead, "ratio", *dims), values.reshape((1,) * len(lead) + values.shape), _attrs(long_name))
+        data_vars[name] = ((*lead, "ratio", *dims), values.reshape((1,) * len(lead) + values.shape), attrs(long_name))
     edges = np.linspace(-HIST_RANGE, HIST_RANGE, 121)
     coords = {k: (k, np.asarray(v)) for k, v in extra_dims.items()}
-    coords["ratio"] = ("ratio", np.asarray(ratio, dtype=float), _attrs("depth-to-width ratio a = L/N"))
-    coords["bin"] = ("bin", (edges[:-1] + edges[1:]) / 2, _attrs("standardised output (bin centre)"))
+    coords["ratio"] = ("ratio", np.asarray(ratio, dtype=float), attrs("depth-to-width ratio a = L/N"))
+    coords["bin"] = ("bin", (edges[:-1] + edges[1:]) / 2, attrs("standardised output (bin centre)"))
     if "ks_pvalue" in data_vars:
         coords["statistic"] = ("statistic", list(TWO_SAMPLE_STATISTICS))
     ds = xr.Dataset(data_vars, coords=coords)
-    ds["kernel"] = (("in_a", "in_b"), K, _attrs("input kernel K = X^T X / N_0"))
+    ds["kernel"] = (("in_a", "in_b"), K, attrs("input kernel K = X^T X / N_0"))
     ds.attrs.update(outputs=p["outputs"], weight_variance=p["weight_variance"], n_samples=p["n_samples"])
     return ds
 

@@ -23,7 +23,7 @@ from deeplinear.claims import (
     power_law,
     within,
 )
-from deeplinear.numerics import engine
+from deeplinear.numerics import run_status
 from deeplinear.papers.chizat2022.about import RECONSTRUCTION
 from deeplinear.papers.chizat2022.analysis import (
     WORD_MIN_WIDTH,
@@ -40,7 +40,7 @@ WORD_TOLERANCE = 0.1  # C7, our choice
 KRYLOV_TOLERANCE = 0.05  # C8, our choice
 RATE_SLOPE_TOLERANCE = 0.15  # our choice for the finite-m decay rates of C2 and C5
 NOTE = f"; {RECONSTRUCTION}"
-DIVERGED = engine.STATUS_CODES[engine.STATUS_DIVERGED]
+DIVERGED = run_status.DIVERGED
 
 
 def _not_diverged(fw):

@@ -24,6 +24,7 @@ from deeplinear.papers.chizat2022.theory import (
     truncated_limit_trajectory,
     word_gram_deviation,
 )
+from deeplinear.variables import attrs, status_attrs
 
 
 def make_problem(p: Mapping[str, Any], streams: Streams) -> Problem:
@@ -67,15 +68,11 @@ def limit_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {"limit": {k: section[k] for k in (*DATA_KEYS, "truncation_margins")}}
 
 
-def _attrs(long_name: str, units: str = "1") -> dict[str, str]:
-    return {"long_name": long_name, "units": units}
-
-
 def _problem_variables(problem: Problem) -> dict[str, tuple]:
     return {
-        "beta_star": (("out", "in"), problem.beta_star, _attrs("minimum-norm risk minimiser C Sigma^+")),
-        "C": (("out", "in"), problem.C, _attrs("C = Y^T X / n")),
-        "row_projector": (("in", "in_"), problem.row_projector, _attrs("projector P_X onto the row space of X")),
+        "beta_star": (("out", "in"), problem.beta_star, attrs("minimum-norm risk minimiser C Sigma^+")),
+        "C": (("out", "in"), problem.C, attrs("C = Y^T X / n")),
+        "row_projector": (("in", "in_"), problem.row_projector, attrs("projector P_X onto the row space of X")),
     }
 
 
@@ -85,13 +82,13 @@ def _trajectory_variables(beta: np.ndarray, problem: Problem, dims: tuple[str, .
     res = np.einsum("nd,...kd->...nk", problem.X, beta) - problem.Y
     null = beta - beta @ problem.row_projector
     return {
-        "risk" + label: (dims, 0.5 * np.sum(res**2, axis=(-2, -1)) / n, _attrs("risk ||X beta^T - Y||^2 / (2n)")),
+        "risk" + label: (dims, 0.5 * np.sum(res**2, axis=(-2, -1)) / n, attrs("risk ||X beta^T - Y||^2 / (2n)")),
         "distance_to_min_norm" + label: (
             dims,
             np.linalg.norm(beta - problem.beta_star, axis=(-2, -1)),
-            _attrs("||beta(t) - C Sigma^+||_F"),
+            attrs("||beta(t) - C Sigma^+||_F"),
         ),
-        "null_space_norm" + label: (dims, np.linalg.norm(null, axis=(-2, -1)), _attrs("||beta(t)(I - P_X)||_F")),
+        "null_space_norm" + label: (dims, np.linalg.norm(null, axis=(-2, -1)), attrs("||beta(t)(I - P_X)||_F")),
     }
 
 
@@ -125,46 +122,42 @@ def _run_dataset(
         "distance_to_limit": (
             dims,
             np.linalg.norm(beta - limit, axis=(-2, -1)),
-            _attrs("||beta_m(t) - beta_inf(t)||_F (beta_inf: the exact infinite-width trajectory)"),
+            attrs("||beta_m(t) - beta_inf(t)||_F (beta_inf: the exact infinite-width trajectory)"),
         ),
-        "beta_final": (("width", "seed", "out", "in"), beta[:, :, -1], _attrs("beta_m(T), the trained predictor")),
+        "beta_final": (("width", "seed", "out", "in"), beta[:, :, -1], attrs("beta_m(T), the trained predictor")),
         **_problem_variables(problem),
         "status": (
             ("width", "seed"),
             status[None],
-            {
-                **_attrs("run outcome"),
-                "flag_values": np.array(list(engine.STATUS_CODES.values()), dtype=np.int8),
-                "flag_meanings": engine.STATUS_FLAG_MEANINGS,
-            },
+            status_attrs(),
         ),
         "first_step_ratio": (
             ("width", "seed"),
             first_step_ratio(beta[..., 0, :, :], beta[..., 1, :, :], problem.C, lr)
             if steps >= 1
             else np.full((1, beta.shape[1]), np.nan),
-            _attrs("<beta(1) - beta(0), C> / (eta ||C||^2); 3 in the limit"),
+            attrs("<beta(1) - beta(0), C> / (eta ||C||^2); 3 in the limit"),
         ),
         "init_norm_ratio": (
             ("width", "seed"),
             m * np.sum(beta[..., 0, :, :] ** 2, axis=(-2, -1)) / (d * k),
-            _attrs("m ||beta(0)||^2 / (d k); mean 1"),
+            attrs("m ||beta(0)||^2 / (d k); mean 1"),
         ),
         "word_gram_deviation": (
             ("width", "seed"),
             gram[0][None],
-            _attrs(f"max |W^T W - I| over the Gaussian words of length <= {p['word_length']} at init"),
+            attrs(f"max |W^T W - I| over the Gaussian words of length <= {p['word_length']} at init"),
         ),
         "word_gram_rms_deviation": (
             ("width", "seed"),
             gram[1][None],
-            _attrs(f"root-mean-square entry of W^T W - I, words of length <= {p['word_length']} at init"),
+            attrs(f"root-mean-square entry of W^T W - I, words of length <= {p['word_length']} at init"),
         ),
         **extra,
     }
     coords = {"width": [m], "seed": np.arange(beta.shape[1]), "step": np.arange(steps + 1)}
     ds = xr.Dataset(variables, coords=coords)
-    ds["step"].attrs.update(_attrs("GD step", "step"))
+    ds["step"].attrs.update(attrs("GD step", "step"))
     return ds
 
 
@@ -245,10 +238,10 @@ def run_exact_width(ctx: JobContext, m: int, reference: tuple[Problem, np.ndarra
         "krylov_distance": (
             ("width", "seed"),
             (distance.cpu().numpy() if same_layout else np.full(len(seeds), np.nan))[None],
-            _attrs("sup_t distance of the Krylov coordinates (a, B - B(0), b) to those of m = inf at the same depth"),
+            attrs("sup_t distance of the Krylov coordinates (a, B - B(0), b) to those of m = inf at the same depth"),
         ),
-        "krylov_depth": (("width",), [state.depth], _attrs("Krylov levels used (chosen adaptively)")),
-        "krylov_dim": (("width",), [state.B.shape[-1] + state.B.shape[-2]], _attrs("n_Q + n_P, reduced dimension")),
+        "krylov_depth": (("width",), [state.depth], attrs("Krylov levels used (chosen adaptively)")),
+        "krylov_dim": (("width",), [state.B.shape[-1] + state.B.shape[-2]], attrs("n_Q + n_P, reduced dimension")),
     }
     return _run_dataset(ctx, m, reference, np.moveaxis(result.metrics["beta"], 0, 1), result.status, gram, extra)
 
@@ -291,30 +284,30 @@ def run_limit(ctx: JobContext) -> xr.Dataset:
     ]
     first = 3 * p["lr"] * problem.C
     variables = {
-        "beta_limit": (("step", "out", "in"), beta, _attrs(f"beta_infinity(t), truncation R = T + {margins[0]}")),
+        "beta_limit": (("step", "out", "in"), beta, attrs(f"beta_infinity(t), truncation R = T + {margins[0]}")),
         **_trajectory_variables(beta, problem, ("step",), "_limit"),
         **_problem_variables(problem),
-        "status": ((), _limit_status(beta, problem), engine.status_attrs("ran the fixed horizon T")),
+        "status": ((), _limit_status(beta, problem), status_attrs("ran the fixed horizon T")),
         "truncation_difference": (
             (),
             max(diffs) if diffs else np.nan,
-            _attrs(f"max |beta_inf^(R=T+{margins[0]}) - beta_inf^(R=T+r)| over t, entries and r in {margins[1:]}"),
+            attrs(f"max |beta_inf^(R=T+{margins[0]}) - beta_inf^(R=T+r)| over t, entries and r in {margins[1:]}"),
         ),
         "first_step_error": (
             (),
             np.linalg.norm(beta[1] - first) / np.linalg.norm(first) if p["steps"] >= 1 else np.nan,
-            _attrs("||beta_inf(1) - 3 eta C|| / ||3 eta C||"),
+            attrs("||beta_inf(1) - 3 eta C|| / ||3 eta C||"),
         ),
-        "lr": ((), p["lr"], _attrs("GD step size eta (width-independent)")),
+        "lr": ((), p["lr"], attrs("GD step size eta (width-independent)")),
         "short_truncation_error": (
             ("truncation",),
             np.asarray(short_error),
-            _attrs("max |beta_inf^(R) - beta_inf| over t and entries for a path length R < T + 2"),
+            attrs("max |beta_inf^(R) - beta_inf| over t and entries for a path length R < T + 2"),
         ),
     }
-    coords = {"step": np.arange(p["steps"] + 1), "truncation": ("truncation", short, _attrs("path length R", "1"))}
+    coords = {"step": np.arange(p["steps"] + 1), "truncation": ("truncation", short, attrs("path length R", "1"))}
     ds = xr.Dataset(variables, coords=coords)
-    ds["step"].attrs.update(_attrs("GD step", "step"))
+    ds["step"].attrs.update(attrs("GD step", "step"))
     ds.attrs["truncation_margins"] = np.asarray(margins)
     return ds
 

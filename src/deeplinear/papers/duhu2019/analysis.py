@@ -6,9 +6,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from deeplinear.numerics import engine
+from deeplinear.numerics import run_status
 from deeplinear.numerics.stats import censored_median, fit_line
-from deeplinear.papers.duhu2019.experiments import STATUS_NOT_RUN
 from deeplinear.papers.duhu2019.theory import theorem_rate, wide_limit_log_slope
 
 
@@ -26,7 +25,7 @@ def median_t_eps(ds: xr.Dataset, lr_factor: float = 1.0) -> xr.DataArray:
 
 
 def fraction_converged(ds: xr.Dataset, lr_factor: float = 1.0) -> xr.DataArray:
-    return (ds["status"].sel(lr_factor=lr_factor) == engine.STATUS_CODES[engine.STATUS_CONVERGED]).mean("seed")
+    return (ds["status"].sel(lr_factor=lr_factor) == run_status.CONVERGED).mean("seed")
 
 
 def critical_width(ds: xr.Dataset) -> xr.DataArray:
@@ -77,7 +76,7 @@ def narrow_width(ds: xr.Dataset, width: int) -> xr.Dataset:
     """The narrow dataset of one width, on the depths that width ran (the combined dataset pads
     the shallower width's grid with ``not_run`` cells)."""
     sub = ds.sel(width=[width])
-    ran = (sub["status"] != STATUS_NOT_RUN).any(("width", "seed", "lr_factor"))
+    ran = (sub["status"] != run_status.NOT_RUN).any(("width", "seed", "lr_factor"))
     return sub.sel(depth=ran)
 
 
@@ -92,7 +91,7 @@ def narrow_median_lower_bounds(ds: xr.Dataset, epsilon: float) -> xr.DataArray:
     replaced by the time at which it stopped (its true time is later); exact where the median is."""
     stopped = ds["stop_step"] * ds["flow_per_step"]
     times = ds["t_hit_flow"].sel(epsilon=epsilon).fillna(stopped)
-    diverged = ds["status"] == engine.STATUS_CODES[engine.STATUS_DIVERGED]
+    diverged = ds["status"] == run_status.DIVERGED
     return times.where(~diverged, np.inf).median("seed")
 
 

@@ -22,7 +22,7 @@ from deeplinear.claims import (
     worst_over_time,
     z_family,
 )
-from deeplinear.numerics import engine
+from deeplinear.numerics import run_status
 from deeplinear.numerics.stats import BOOTSTRAP_SEED, N_BOOTSTRAP, loglog_slope
 from deeplinear.papers.duhu2019.about import WIDE
 from deeplinear.papers.duhu2019.analysis import (
@@ -36,10 +36,9 @@ from deeplinear.papers.duhu2019.analysis import (
     slope_ratio_to_wide_limit,
     theorem_bound_curve,
 )
-from deeplinear.papers.duhu2019.experiments import STATUS_NOT_RUN
 
-CONVERGED = engine.STATUS_CODES[engine.STATUS_CONVERGED]
-DIVERGED = engine.STATUS_CODES[engine.STATUS_DIVERGED]
+CONVERGED = run_status.CONVERGED
+DIVERGED = run_status.DIVERGED
 
 
 def _wide(ds):
@@ -64,7 +63,7 @@ def _bound_ratio(ds, min_width_factor: int):
     # L = 1 has no hidden width: every width column repeats one run, so keep only the first
     unique = (ds["depth"] > 1) | (ds["width"] == ds["width"].min())
     wide = ds["width"] >= min_width_factor * ds["depth"]
-    ratio = (rel / theorem_bound_curve(ds)).where(wide & before_stop & (base["status"] != STATUS_NOT_RUN) & unique)
+    ratio = (rel / theorem_bound_curve(ds)).where(wide & before_stop & (base["status"] != run_status.NOT_RUN) & unique)
     step = ds["step"].broadcast_like(ratio)
     n_runs = int((wide & unique & (base["status"] >= 0)).sum())
     cells = sorted(

@@ -12,7 +12,7 @@ import xarray as xr
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from deeplinear.numerics import engine, prior_samplers, synthetic_data
+from deeplinear.numerics import engine, prior_samplers, run_status, synthetic_data
 from deeplinear.numerics.krylov_deep import EigenProblem, LazySampler, run_reduced
 from deeplinear.numerics.seeding import Streams
 from deeplinear.paper_api import JobContext, JobCost, one_job_per
@@ -24,8 +24,7 @@ from deeplinear.papers.duhu2019.theory import (
     output_scale,
     theorem_lr,
 )
-
-STATUS_NOT_RUN = -1  # a (width, lr_factor) cell outside the narrow-net step-size grid
+from deeplinear.variables import attrs, status_attrs
 
 # ---- data ------------------------------------------------------------------------------------
 
@@ -92,19 +91,6 @@ def phase_diagram_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]
     return cases
 
 
-def _flag_attrs() -> dict[str, Any]:
-    return {
-        "long_name": "run outcome",
-        "units": "1",
-        "flag_values": np.array([STATUS_NOT_RUN, *engine.STATUS_CODES.values()], dtype=np.int8),
-        "flag_meanings": "not_run " + engine.STATUS_FLAG_MEANINGS,
-    }
-
-
-def _attrs(long_name: str, units: str = "1") -> dict[str, str]:
-    return {"long_name": long_name, "units": units}
-
-
 def _cell_start(p, X, depth, width, device, streams: Streams):
     """What a cell run on the real weights starts from (the engine and the narrow scans alike):
     each seed's initial weights ``[W_1, ..., W_L]`` and the same stacked over seeds as tensors,
@@ -165,7 +151,7 @@ def _cell_outputs(shape, result, loss: np.ndarray, movement: np.ndarray, gram, l
     members ordered (seed, factor) and reshaped to ``shape``; converged means: reached epsilon (a
     wide cell then runs on to late_epsilon)."""
     t_eps, t_late = (np.where(h >= 0, h, -1).reshape(shape) for h in result.hit_step.T)
-    status = np.where(t_eps >= 0, engine.STATUS_CODES[engine.STATUS_CONVERGED], result.status.reshape(shape))
+    status = np.where(t_eps >= 0, run_status.CONVERGED, result.status.reshape(shape))
     return {
         "status": status.astype(np.int8),
         "t_eps": t_eps,
@@ -272,8 +258,8 @@ def _run_cell_reduced(p, X, Y, depth, width, streams: Streams, progress) -> dict
             hits=(p["epsilon"], p["late_epsilon"]),
         )
         t_eps, t_late = run.hit_step
-        code = engine.STATUS_CODES[run.status]
-        out["status"][s] = engine.STATUS_CODES[engine.STATUS_CONVERGED] if t_eps >= 0 else code
+        code = run_status.code(run.status)
+        out["status"][s] = run_status.CONVERGED if t_eps >= 0 else code
         out["t_eps"][s], out["t_late"][s], out["stop_step"][s] = t_eps, t_late, run.stop_step
         out["loss"][s, 0] = run.loss
         if tracked:
@@ -311,7 +297,7 @@ def run_phase_diagram(ctx: JobContext) -> xr.Dataset:
     steps = log_grid(p)
     n_w, n_f, n_s, n_t = len(widths), len(factors), p["n_seeds"], len(steps)
     out = {
-        "status": np.full((n_w, n_f, n_s), STATUS_NOT_RUN, dtype=np.int8),
+        "status": np.full((n_w, n_f, n_s), run_status.NOT_RUN, dtype=np.int8),
         "stop_step": np.full((n_w, n_f, n_s), -1, dtype=np.int64),
         "t_eps": np.full((n_w, n_f, n_s), -1, dtype=np.int64),
         "t_late": np.full((n_w, n_f, n_s), -1, dtype=np.int64),
@@ -358,26 +344,26 @@ def _phase_diagram_dataset(p, X, widths, factors, steps, out, lr) -> xr.Dataset:
     lam = np.sort(np.linalg.eigvalsh(X.T @ X))[::-1]
     variables = {
         "method": (("depth", "width"), out["method"][None], _method_attrs()),
-        "status": (dims, out["status"][None], _flag_attrs()),
+        "status": (dims, out["status"][None], status_attrs(not_run=True)),
         "t_eps": (
             dims,
             t_eps[None],
-            _attrs("T_eps: first step with loss <= eps * loss(0) (NaN unless converged)", "step"),
+            attrs("T_eps: first step with loss <= eps * loss(0) (NaN unless converged)", "step"),
         ),
         "t_late": (
             dims,
             t_late[None],
-            _attrs(
+            attrs(
                 f"first step with loss <= late_epsilon * loss(0) (NaN unless reached; only wide cells, m >= {WIDE}L, "
                 "run on to it)",
                 "step",
             ),
         ),
-        "loss": ((*dims, "log_point"), out["loss"][None], _attrs("loss 1/2 ||alpha W_L...W_1 X - Y||_F^2")),
+        "loss": ((*dims, "log_point"), out["loss"][None], attrs("loss 1/2 ||alpha W_L...W_1 X - Y||_F^2")),
         "hidden_movement": (
             dims,
             out["movement"][None],
-            _attrs(
+            attrs(
                 f"max over hidden layers W_2..W_{{L-1}} (at most {MOVEMENT_LAYERS}, evenly spaced) of "
                 "||W_i(end) - W_i(0)||_F / ||W_i(0)||_F"
             ),
@@ -385,16 +371,16 @@ def _phase_diagram_dataset(p, X, widths, factors, steps, out, lr) -> xr.Dataset:
         "gram_min_init": (
             ("depth", "width", "seed"),
             out["gram_min"][None],
-            _attrs("lambda_min(P(0)) on the column space of X / (L lambda_r(X^T X) / d_out)"),
+            attrs("lambda_min(P(0)) on the column space of X / (L lambda_r(X^T X) / d_out)"),
         ),
         "gram_max_init": (
             ("depth", "width", "seed"),
             out["gram_max"][None],
-            _attrs("lambda_max(P(0)) / (L lambda_max(X^T X) / d_out)"),
+            attrs("lambda_max(P(0)) / (L lambda_max(X^T X) / d_out)"),
         ),
-        "lr": (("depth",), [lr], _attrs("theorem step eta = d_out / (3 L ||X^T X||)")),
-        "lambda_r": ((), lam[p["rank"] - 1], _attrs("lambda_r(X^T X), smallest non-zero eigenvalue")),
-        "lambda_max": ((), lam[0], _attrs("lambda_max(X^T X)")),
+        "lr": (("depth",), [lr], attrs("theorem step eta = d_out / (3 L ||X^T X||)")),
+        "lambda_r": ((), lam[p["rank"] - 1], attrs("lambda_r(X^T X), smallest non-zero eigenvalue")),
+        "lambda_max": ((), lam[0], attrs("lambda_max(X^T X)")),
     }
     coords = {
         "depth": [depth],
@@ -402,7 +388,7 @@ def _phase_diagram_dataset(p, X, widths, factors, steps, out, lr) -> xr.Dataset:
         "lr_factor": np.asarray(factors),
         "seed": np.arange(n_s),
         "log_point": np.arange(steps.size),
-        "step": ("log_point", steps, _attrs("GD step", "step")),
+        "step": ("log_point", steps, attrs("GD step", "step")),
     }
     ds = xr.Dataset(variables, coords=coords)
     ds.attrs.update(
@@ -455,13 +441,13 @@ def run_cross_check(ctx: JobContext) -> xr.Dataset:
     dims = ("depth", "solver", "width", "seed")  # not "method": a keyword of xarray's sel
     ds = xr.Dataset(
         {
-            "status": (dims, status[None], engine.status_attrs("did not reach epsilon within max_steps")),
+            "status": (dims, status[None], status_attrs("did not reach epsilon within max_steps")),
             "t_eps": (
                 dims,
                 t_eps[None],
-                _attrs("T_eps: first step with loss <= eps * loss(0) (NaN unless reached)", "step"),
+                attrs("T_eps: first step with loss <= eps * loss(0) (NaN unless reached)", "step"),
             ),
-            "loss": ((*dims, "log_point"), loss[None], _attrs("loss 1/2 ||alpha W_L...W_1 X - Y||_F^2")),
+            "loss": ((*dims, "log_point"), loss[None], attrs("loss 1/2 ||alpha W_L...W_1 X - Y||_F^2")),
         },
         coords={
             "depth": [depth],
@@ -469,7 +455,7 @@ def run_cross_check(ctx: JobContext) -> xr.Dataset:
             "width": np.asarray(widths),
             "seed": np.arange(p["n_seeds"]),
             "log_point": np.arange(steps.size),
-            "step": ("log_point", steps, _attrs("GD step", "step")),
+            "step": ("log_point", steps, attrs("GD step", "step")),
         },
     )
     ds.attrs.update(epsilon=p["epsilon"], max_steps=p["max_steps"])
@@ -542,7 +528,7 @@ def run_init_statistics(ctx: JobContext) -> xr.Dataset:
         "log_q_mean_pred": "exact E ln q = (L-1)(psi(m/2) - ln(m/2)) + psi(d_out/2) - ln(d_out/2)",
         "log_q_se": "exact standard error of the sample mean of ln q",
     }
-    variables = {k: (("depth", "width"), np.asarray(v)[None], _attrs(names[k])) for k, v in rows.items()}
+    variables = {k: (("depth", "width"), np.asarray(v)[None], attrs(names[k])) for k, v in rows.items()}
     ds = xr.Dataset(variables, coords={"depth": [depth], "width": np.asarray(widths)})
     ds.attrs.update(n_samples=n)
     return ds
@@ -617,23 +603,23 @@ def run_narrow(ctx: JobContext) -> xr.Dataset:
     lr_grid = np.asarray(lr).reshape(shape)[:, 0, :]  # (depth, factor)
     flow_unit = lr_grid * np.asarray(depths)[:, None]
     dims = ("depth", "seed", "lr_factor")
-    flags = _flag_attrs()
+    flags = status_attrs(not_run=True)
     flags["comment"] = "capped: right-censored at stop_step (the step cap, or an early stop that keeps medians exact)"
     variables = {
         "t_hit": (
             (*dims, "epsilon"),
             hit,
-            _attrs("first step with loss <= epsilon * loss(0) (NaN: censored at stop_step, or diverged)", "step"),
+            attrs("first step with loss <= epsilon * loss(0) (NaN: censored at stop_step, or diverged)", "step"),
         ),
         "t_hit_flow": (
             (*dims, "epsilon"),
             hit * flow_unit[:, None, :, None],
-            _attrs("first-hit time in gradient-flow units, step * eta * L", "time"),
+            attrs("first-hit time in gradient-flow units, step * eta * L", "time"),
         ),
         "status": (dims, result.status.reshape(shape), flags),
-        "stop_step": (dims, result.stop_step.reshape(shape), _attrs("step at which the run stopped", "step")),
-        "lr": (("depth", "lr_factor"), lr_grid, _attrs("step size eta = factor * d_out / (3 L ||X^T X||)")),
-        "flow_per_step": (("depth", "lr_factor"), flow_unit, _attrs("gradient-flow time per step, eta * L", "time")),
+        "stop_step": (dims, result.stop_step.reshape(shape), attrs("step at which the run stopped", "step")),
+        "lr": (("depth", "lr_factor"), lr_grid, attrs("step size eta = factor * d_out / (3 L ||X^T X||)")),
+        "flow_per_step": (("depth", "lr_factor"), flow_unit, attrs("gradient-flow time per step, eta * L", "time")),
     }
     coords = {
         "depth": np.asarray(depths),
@@ -652,7 +638,7 @@ def _pad_depths(ds: xr.Dataset, grid_depth: int) -> xr.Dataset:
     if grid_depth <= int(ds["depth"].max()):
         return ds
     fill = {name: np.nan for name in ds.data_vars}
-    fill.update(status=STATUS_NOT_RUN, stop_step=-1)
+    fill.update(status=run_status.NOT_RUN, stop_step=-1)
     padded = ds.reindex(depth=np.arange(1, grid_depth + 1), fill_value=fill)
     for name in ("status", "stop_step"):
         padded[name] = padded[name].astype(ds[name].dtype)

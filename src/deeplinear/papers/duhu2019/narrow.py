@@ -39,12 +39,12 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from deeplinear.numerics import engine
+from deeplinear.numerics import run_status
 from deeplinear.numerics.krylov_deep import EigenProblem
 
-CAPPED = engine.STATUS_CODES[engine.STATUS_CAPPED]
-CONVERGED = engine.STATUS_CODES[engine.STATUS_CONVERGED]
-DIVERGED = engine.STATUS_CODES[engine.STATUS_DIVERGED]
+CAPPED = run_status.CAPPED
+CONVERGED = run_status.CONVERGED
+DIVERGED = run_status.DIVERGED
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,7 @@ def step(c: Chains, grads: tuple[np.ndarray, ...], lr: np.ndarray) -> None:
 @dataclass(frozen=True)
 class NarrowResult:
     """Per member: first step with ``loss <= eps * loss(0)`` for each threshold, largest first
-    (``hit_step`` (E, n_eps), -1 if never), ``status`` (``engine.STATUS_CODES``; ``capped`` means
+    (``hit_step`` (E, n_eps), -1 if never), ``status`` (codes of :mod:`deeplinear.numerics.run_status`; ``capped`` means
     right-censored at ``stop_step``, by the cap or by an early stop) and ``loss0``."""
 
     hit_step: np.ndarray

@@ -19,12 +19,12 @@ from deeplinear.claims import (
     within,
     worst_over_time,
 )
-from deeplinear.numerics import engine
+from deeplinear.numerics import run_status
 from deeplinear.papers.min2021.analysis import time_to_fraction, usable_points
 from deeplinear.papers.min2021.experiments import INIT_BALANCED
 
-CONVERGED = engine.STATUS_CODES[engine.STATUS_CONVERGED]
-DIVERGED = engine.STATUS_CODES[engine.STATUS_DIVERGED]
+CONVERGED = run_status.CONVERGED
+DIVERGED = run_status.DIVERGED
 
 
 def _theorem_lr(imb):

@@ -21,6 +21,7 @@ from deeplinear.papers.min2021.theory import (
     theorem1_bound,
     v2_rate_bound,
 )
+from deeplinear.variables import attrs, status_attrs
 
 # ---- shared pieces of both experiments ------------------------------------------------------------
 
@@ -30,18 +31,6 @@ def _stacked_regression(Xs: list[np.ndarray], Ys: list[np.ndarray], repeat: int,
     X = torch.as_tensor(np.stack(Xs), dtype=DTYPE, device=device).repeat_interleave(repeat, dim=0)
     Y = torch.as_tensor(np.stack(Ys), dtype=DTYPE, device=device).repeat_interleave(repeat, dim=0)
     return engine.Regression(X=X, Y=Y)
-
-
-def _attrs(long_name: str, units: str = "1", **extra: str) -> dict[str, str]:
-    return {"long_name": long_name, "units": units, **extra}
-
-
-def _status_attrs() -> dict[str, Any]:
-    return _attrs(
-        "run outcome",
-        flag_values=np.array(list(engine.STATUS_CODES.values()), dtype=np.int8),
-        flag_meanings=engine.STATUS_FLAG_MEANINGS,
-    )
 
 
 # ---- experiment (i): imbalance against convergence ------------------------------------------------
@@ -146,8 +135,8 @@ def run_imbalance(ctx: JobContext) -> xr.Dataset:
         member_dims=("seed", "init"),
         member_coords={"seed": seeds, "init": np.arange(n_inits)},
     ).assign_coords(
-        sigma_u=("init", [su for su, _ in p["inits"]] + [np.nan], _attrs("init scale of U")),
-        sigma_v=("init", [sv for _, sv in p["inits"]] + [np.nan], _attrs("init scale of V")),
+        sigma_u=("init", [su for su, _ in p["inits"]] + [np.nan], attrs("init scale of U")),
+        sigma_v=("init", [sv for _, sv in p["inits"]] + [np.nan], attrs("init scale of V")),
         init_label=("init", [f"σU={su:g}, σV={sv:g}" for su, sv in p["inits"]] + [INIT_BALANCED]),
     )
 
@@ -246,12 +235,12 @@ def _run_two_layer(
     def per_log(values, long_name: str, units: str = "1"):
         """(K, E) logged values -> (scan..., outer, inner, K)."""
         values = np.moveaxis(np.asarray(values).reshape(-1, *shape), 0, -1)
-        return log_dims, values.reshape(lead + values.shape), _attrs(long_name, units)
+        return log_dims, values.reshape(lead + values.shape), attrs(long_name, units)
 
     def per_run(values, long_name: str, units: str = "1"):
         """(E,) per-run values -> (scan..., outer, inner)."""
         values = values.cpu().numpy() if isinstance(values, Tensor) else np.asarray(values)
-        return run_dims, values.reshape(lead + shape), _attrs(long_name, units)
+        return run_dims, values.reshape(lead + shape), attrs(long_name, units)
 
     def norm(t: Tensor) -> Tensor:
         return torch.linalg.matrix_norm(t)
@@ -271,7 +260,7 @@ def _run_two_layer(
         "c": per_run(c, "imbalance rate constant c = [lambda_r(Lambda0)]_+ + [lambda_m(-Lambda0)]_+"),
         "lambda_r_sigma": per_run(lam_r_sigma, "lambda_r(Sigma_x), smallest non-zero squared singular value of X"),
         "loss_star": per_run(loss_star, "optimal loss L*"),
-        "status": (*per_run(result.status, "")[:2], _status_attrs()),
+        "status": (*per_run(result.status, "")[:2], status_attrs()),
         "stop_step": per_run(result.stop_step, "step at which the run stopped", "step"),
         "distance_to_min_norm": per_run(norm(product - theta_hat), "||U V^T - Theta_hat||_F at the end"),
         "prop1_error_norm": per_run(
@@ -287,11 +276,11 @@ def _run_two_layer(
     coords = {name: (name, np.asarray(vals)) for name, vals in extra_dims.items()}
     coords.update({name: (name, np.asarray(member_coords[name])) for name in (outer, inner)})
     coords["log_point"] = ("log_point", np.arange(len(log_steps)))
-    coords["step"] = ((*extra_dims, "log_point"), log_steps.reshape(lead + log_steps.shape), _attrs("GD step", "step"))
+    coords["step"] = ((*extra_dims, "log_point"), log_steps.reshape(lead + log_steps.shape), attrs("GD step", "step"))
     coords["time"] = (
         (*extra_dims, "log_point"),
         time.reshape(lead + time.shape),
-        _attrs("gradient-flow time t = eta * step", "time"),
+        attrs("gradient-flow time t = eta * step", "time"),
     )
     return xr.Dataset(variables, coords=coords)
 
@@ -393,15 +382,15 @@ def run_implicit_bias(ctx: JobContext) -> xr.Dataset:
 
     def per_run(values, long_name: str, units: str = "1"):
         values = values.cpu().numpy() if isinstance(values, Tensor) else np.asarray(values)
-        return dims, values.reshape(shape), _attrs(long_name, units)
+        return dims, values.reshape(shape), attrs(long_name, units)
 
     loss = np.moveaxis(result.metrics["loss"], 0, -1).reshape(*shape, -1)
     variables = {
-        "loss": ((*dims, "log_point"), loss, _attrs("training loss 1/2 ||Y - X U V^T||_F^2")),
+        "loss": ((*dims, "log_point"), loss, attrs("training loss 1/2 ||Y - X U V^T||_F^2")),
         "c": per_run(
             rate_constant(eigs, r, m), "imbalance rate constant c = [lambda_r(Lambda0)]_+ + [lambda_m(-Lambda0)]_+"
         ),
-        "status": (*per_run(result.status, "")[:2], _status_attrs()),
+        "status": (*per_run(result.status, "")[:2], status_attrs()),
         "stop_step": per_run(result.stop_step, "step at which the run stopped", "step"),
         "distance_to_min_norm": per_run(
             (in_row_space.square() + prop1.square()).sqrt(), "||U V^T - Theta_hat||_F at the end"
@@ -414,8 +403,8 @@ def run_implicit_bias(ctx: JobContext) -> xr.Dataset:
         "seed": np.asarray(list(seeds)),
         "alpha": np.asarray(alphas),
         "log_point": np.arange(len(log_steps)),
-        "step": ("log_point", log_steps, _attrs("GD step", "step")),
-        "time": ("log_point", log_steps * p["lr"], _attrs("gradient-flow time t = eta * step", "time")),
+        "step": ("log_point", log_steps, attrs("GD step", "step")),
+        "time": ("log_point", log_steps * p["lr"], attrs("gradient-flow time t = eta * step", "time")),
     }
     ds = xr.Dataset(variables, coords=coords)
     ds.attrs.update(input_dim=D, rank=r, output_dim=m, method="exact two-layer reduction (r + m_out coordinates)")

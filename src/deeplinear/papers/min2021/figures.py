@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from deeplinear import plotting
-from deeplinear.numerics import engine
+from deeplinear.numerics import run_status
 from deeplinear.papers.min2021.theory import init_error_norm_expected
 from deeplinear.plotting import plt
 
@@ -44,7 +44,7 @@ def plot_implicit_bias(datasets: Mapping[str, xr.Dataset]):
     h = ds["width"].values
     fig, (ax, ax_init) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     dims = (int(ds.attrs["input_dim"]), int(ds.attrs["rank"]), int(ds.attrs["output_dim"]))
-    converged = engine.STATUS_CODES[engine.STATUS_CONVERGED]
+    converged = run_status.CONVERGED
     left_out = int((ds["status"] != converged).sum() + (brute["status"] != converged).sum())
     for alpha, color in zip(ds["alpha"].values, plotting.colors(ds.sizes["alpha"]), strict=True):
         d = ds["distance_to_min_norm"].sel(alpha=alpha).where(ds["status"].sel(alpha=alpha) == converged)

@@ -22,6 +22,7 @@ from deeplinear.papers.sirignano2022.theory import (
     limit_kernels,
     ode_solution,
 )
+from deeplinear.variables import attrs, status_attrs
 
 # ---- data and the network ---------------------------------------------------------------------------
 
@@ -111,10 +112,6 @@ def sgd_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return one_job_per(section, "widths", "width", "N")
 
 
-def _attrs(long_name: str, units: str = "1") -> dict[str, str]:
-    return {"long_name": long_name, "units": units}
-
-
 def run_sgd(ctx: JobContext) -> xr.Dataset:
     """SGD for ``⌊TN⌋`` steps on every seed; ``h^N_t`` on the training set at logged times, the
     paired ODE solution from each run's own ``h^N_0``, the loss and the parameter movement."""
@@ -140,27 +137,27 @@ def run_sgd(ctx: JobContext) -> xr.Dataset:
     dims = ("width", "log_point", "seed", "train")
     loss = 0.5 * np.mean((h - y_np) ** 2, axis=-1)  # (T, S)
     variables = {
-        "status": (("width", "seed"), engine.fixed_horizon_status(loss.T)[None], engine.status_attrs("ran ⌊TN⌋ steps")),
-        "h": (dims, h[None], _attrs("network output h^N_t(x_j) on the training set")),
-        "h_ode": (dims, paired[None], _attrs("random ODE solution from the run's own h^N_0")),
+        "status": (("width", "seed"), engine.fixed_horizon_status(loss.T)[None], status_attrs("ran ⌊TN⌋ steps")),
+        "h": (dims, h[None], attrs("network output h^N_t(x_j) on the training set")),
+        "h_ode": (dims, paired[None], attrs("random ODE solution from the run's own h^N_0")),
         "loss": (
             ("width", "log_point", "seed"),
             loss[None],
-            _attrs("training loss (1/2M) sum_j (h_t(x_j) - y_j)^2"),
+            attrs("training loss (1/2M) sum_j (h_t(x_j) - y_j)^2"),
         ),
         "c_movement": (
             ("width", "seed"),
             (C - torch.as_tensor(C0, device=device)).abs().amax(-1).cpu().numpy()[None],
-            _attrs("max_i |C^i_T - C^i_0|"),
+            attrs("max_i |C^i_T - C^i_0|"),
         ),
         "w_movement": (
             ("width", "seed"),
             (W - torch.as_tensor(W0, device=device)).norm(dim=-1).amax(-1).cpu().numpy()[None],
-            _attrs("max_i ||W^i_T - W^i_0||"),
+            attrs("max_i ||W^i_T - W^i_0||"),
         ),
-        "A": (("train", "train_"), A, _attrs("limit kernel A (quadrature)", "1/time")),
-        "sigma_g": (("train", "train_"), sigma_g, _attrs("init covariance Sigma_G (quadrature)")),
-        "y": (("train",), y_np, _attrs("targets Y-hat")),
+        "A": (("train", "train_"), A, attrs("limit kernel A (quadrature)", "1/time")),
+        "sigma_g": (("train", "train_"), sigma_g, attrs("init covariance Sigma_G (quadrature)")),
+        "y": (("train",), y_np, attrs("targets Y-hat")),
     }
     coords = {
         "width": [N],
@@ -169,7 +166,7 @@ def run_sgd(ctx: JobContext) -> xr.Dataset:
         "train": np.arange(p["n_train"]),
         "train_": np.arange(p["n_train"]),
         # k/N on a rounded step grid differs slightly between widths: time is per width
-        "time": (("width", "log_point"), times[None], _attrs("time t = k / N", "time")),
+        "time": (("width", "log_point"), times[None], attrs("time t = k / N", "time")),
     }
     ds = xr.Dataset(variables, coords=coords)
     ds.attrs.update(activation=act)
@@ -219,16 +216,16 @@ def run_init_law(ctx: JobContext) -> xr.Dataset:
         kurt.append(k), kurt_se.append(k_se)
         kurt_pred.append(init_excess_kurtosis(X_np, N, p["activation"]))
     variables = {
-        "cov": (("width", "train", "train_"), np.stack(cov), _attrs("sample E g_0(x) g_0(x')")),
-        "cov_se": (("width", "train", "train_"), np.stack(cov_se), _attrs("standard error of cov")),
-        "kurtosis": (("width", "train"), np.stack(kurt), _attrs("sample excess kurtosis of g_0(x_j)")),
+        "cov": (("width", "train", "train_"), np.stack(cov), attrs("sample E g_0(x) g_0(x')")),
+        "cov_se": (("width", "train", "train_"), np.stack(cov_se), attrs("standard error of cov")),
+        "kurtosis": (("width", "train"), np.stack(kurt), attrs("sample excess kurtosis of g_0(x_j)")),
         "kurtosis_se": (
             ("width", "train"),
             np.stack(kurt_se),
-            _attrs("standard error of the excess kurtosis (delta method with the sample moments)"),
+            attrs("standard error of the excess kurtosis (delta method with the sample moments)"),
         ),
-        "kurtosis_pred": (("width", "train"), np.stack(kurt_pred), _attrs("exact excess kurtosis (derived)")),
-        "sigma_g": (("train", "train_"), sigma_g, _attrs("Sigma_G (quadrature)")),
+        "kurtosis_pred": (("width", "train"), np.stack(kurt_pred), attrs("exact excess kurtosis (derived)")),
+        "sigma_g": (("train", "train_"), sigma_g, attrs("Sigma_G (quadrature)")),
     }
     ds = xr.Dataset(
         variables,

@@ -68,7 +68,8 @@ def _config_of(args: argparse.Namespace) -> dict[str, Any]:
     return load_config(_config_file(args), args.set + getattr(args, "set_after", []))
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser: global ``--config``/``--set`` and one subcommand per task."""
     parser = argparse.ArgumentParser(
         prog="deeplinear", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -117,48 +118,81 @@ def main(argv: list[str] | None = None) -> int:
     comb = sub.add_parser("combine", help="combine per-job datasets of one experiment")
     comb.add_argument("inputs", nargs="+")
     comb.add_argument("-o", "--output", required=True)
-    args = parser.parse_args(argv)
+    return parser
 
+
+def _run_figure(args: argparse.Namespace) -> None:
+    jobs.make_figure(args.paper, args.figure, _named_paths(args.input), args.output)
+
+
+def _run_claims(args: argparse.Namespace) -> None:
+    for c in jobs.check_paper_claims(args.paper, _named_paths(args.input), args.output):
+        print(f"{c.id:18s} {'PASS' if c.passed else 'FAIL'}  measured={c.measured}  predicted={c.predicted}")
+
+
+def _run_combine(args: argparse.Namespace) -> None:
+    jobs.combine(args.inputs, args.output)
+
+
+def _run_calibrate(args: argparse.Namespace) -> None:
+    from deeplinear.pipeline import cost
+
+    path = cost.write_calibration(cost.calibrate(args.results), args.output or cost.CALIBRATION_FILE)
+    print(f"wrote {path}")
+
+
+def _run_publish(args: argparse.Namespace) -> None:
+    from deeplinear.pipeline import publish
+
+    config = _config_of(args)
+    for folder in publish.publish(
+        args.papers, config, args.results, args.figures, args.output, args.run_command, args.note
+    ):
+        print(f"wrote {folder}")
+
+
+def _run_estimate(args: argparse.Namespace) -> None:
+    from deeplinear.pipeline import cost
+
+    calibration = cost.read_calibration(args.calibration or cost.CALIBRATION_FILE)
+    config = _config_of(args)
+    estimates = cost.estimate_jobs(config, calibration)
+    print(f"config: {_config_file(args)}, scale {config['scale']}, papers {config['papers']}")
+    print(cost.format_estimate(estimates, calibration, args.cores))
+
+
+def _run_jobs(args: argparse.Namespace) -> None:
+    for (paper, experiment, case), job in jobs.job_table(_config_of(args)).items():
+        print(f"{job.kind}/{paper}/{experiment}/{case}")
+
+
+def _run_one_job(args: argparse.Namespace) -> None:
+    table = jobs.job_table(_config_of(args))
+    key = (args.paper, args.experiment, args.case)
+    if key not in table:
+        raise KeyError(f"no job {'/'.join(key)} in the config; see `python -m deeplinear jobs`")
+    jobs.run_job(table[key], args.output, threads=args.threads, progress=True)
+    print(f"wrote {args.output}")
+
+
+#: subcommand -> what it does
+COMMANDS = {
+    "figure": _run_figure,
+    "claims": _run_claims,
+    "combine": _run_combine,
+    "calibrate": _run_calibrate,
+    "publish": _run_publish,
+    "estimate": _run_estimate,
+    "jobs": _run_jobs,
+    "run": _run_one_job,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (2 with a one-line message on bad input)."""
+    args = build_parser().parse_args(argv)
     try:
-        if args.command == "figure":
-            jobs.make_figure(args.paper, args.figure, _named_paths(args.input), args.output)
-        elif args.command == "claims":
-            for c in jobs.check_paper_claims(args.paper, _named_paths(args.input), args.output):
-                print(f"{c.id:18s} {'PASS' if c.passed else 'FAIL'}  measured={c.measured}  predicted={c.predicted}")
-        elif args.command == "combine":
-            jobs.combine(args.inputs, args.output)
-        elif args.command == "calibrate":
-            from deeplinear.pipeline import cost
-
-            path = cost.write_calibration(cost.calibrate(args.results), args.output or cost.CALIBRATION_FILE)
-            print(f"wrote {path}")
-        elif args.command == "publish":
-            from deeplinear.pipeline import publish
-
-            config = _config_of(args)
-            for folder in publish.publish(
-                args.papers, config, args.results, args.figures, args.output, args.run_command, args.note
-            ):
-                print(f"wrote {folder}")
-        elif args.command == "estimate":
-            from deeplinear.pipeline import cost
-
-            calibration = cost.read_calibration(args.calibration or cost.CALIBRATION_FILE)
-            config = _config_of(args)
-            estimates = cost.estimate_jobs(config, calibration)
-            print(f"config: {_config_file(args)}, scale {config['scale']}, papers {config['papers']}")
-            print(cost.format_estimate(estimates, calibration, args.cores))
-        else:
-            table = jobs.job_table(_config_of(args))
-            if args.command == "jobs":
-                for (paper, experiment, case), job in table.items():
-                    print(f"{job.kind}/{paper}/{experiment}/{case}")
-            else:
-                key = (args.paper, args.experiment, args.case)
-                if key not in table:
-                    raise KeyError(f"no job {'/'.join(key)} in the config; see `python -m deeplinear jobs`")
-                jobs.run_job(table[key], args.output, threads=args.threads, progress=True)
-                print(f"wrote {args.output}")
+        COMMANDS[args.command](args)
     except (KeyError, ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"deeplinear: error: {exc}", file=sys.stderr)
         return 2

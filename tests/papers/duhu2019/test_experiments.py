@@ -145,8 +145,8 @@ def test_narrow_cells_by_scans_follow_the_engine(width, depth):
     streams = Streams(p["base_seed"], about.KEY)
     X, Y = experiments.make_data(p, streams)
     factors = [1.0, 4.0, 64.0]
-    scans = experiments._run_cell_narrow(p, X, Y, depth, width, factors, False, streams)
-    brute = experiments._run_cell(p, X, Y, depth, width, factors, torch.device("cpu"), False, streams)
+    scans = experiments.run_cell_narrow(p, X, Y, depth, width, factors, False, streams)
+    brute = experiments.run_cell(p, X, Y, depth, width, factors, torch.device("cpu"), False, streams)
     for name in ("status", "t_eps", "t_late", "stop_step"):
         np.testing.assert_array_equal(scans[name], brute[name], err_msg=name)
     for name in ("loss", "movement"):

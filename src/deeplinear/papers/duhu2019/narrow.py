@@ -39,12 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from deeplinear.numerics import run_status
 from deeplinear.numerics.krylov_deep import EigenProblem
-
-CAPPED = run_status.CAPPED
-CONVERGED = run_status.CONVERGED
-DIVERGED = run_status.DIVERGED
+from deeplinear.numerics.run_status import CAPPED, CONVERGED, DIVERGED
 
 
 @dataclass(frozen=True)
@@ -300,16 +296,8 @@ def train_cells(
                 rows, cols = np.nonzero(fresh)
                 hit[ids[rows], cols] = t
             if t % check_every == 0 or t == max_steps:
-                converged = hit[ids, -1] >= 0
-                diverged = ~converged & (~np.isfinite(loss) | (loss > divergence_factor * loss0[ids]))
-                race.record(ids[converged], ids[diverged], hit[:, -1])
-                status[ids[converged]], stop[ids[converged]] = CONVERGED, hit[ids[converged], -1]
-                status[ids[diverged]], stop[ids[diverged]] = DIVERGED, t
-                finished = converged | diverged
-                if early_stop:
-                    stopped = ~finished & race.to_stop(ids, t)
-                    stop[ids[stopped]] = t
-                    finished |= stopped
+                outcome = (hit, status, stop)
+                finished = _settle(ids, loss, t, outcome, loss0, race, divergence_factor, early_stop)
                 if finished.any():
                     c, ids, lr_live, grads = _compact(~finished, c, ids, lr_live, grads)
                 if ids.size == 0 or t == max_steps:
@@ -319,6 +307,24 @@ def train_cells(
                 bar.update(min(1024, max_steps - bar.n))
     bar.close()
     return NarrowResult(hit, status, stop, loss0, t)
+
+
+def _settle(ids, loss, t, outcome, loss0, race: _Race, divergence_factor: float, early_stop: bool) -> np.ndarray:
+    """At a check of :func:`train_cells`: mark the live members ``ids`` that converged (reached the
+    last threshold), diverged, or (``early_stop``) are stopped by the race, in ``outcome`` =
+    ``(hit, status, stop)`` (modified in place); returns the mask of finished live members."""
+    hit, status, stop = outcome
+    converged = hit[ids, -1] >= 0
+    diverged = ~converged & (~np.isfinite(loss) | (loss > divergence_factor * loss0[ids]))
+    race.record(ids[converged], ids[diverged], hit[:, -1])
+    status[ids[converged]], stop[ids[converged]] = CONVERGED, hit[ids[converged], -1]
+    status[ids[diverged]], stop[ids[diverged]] = DIVERGED, t
+    finished = converged | diverged
+    if early_stop:
+        stopped = ~finished & race.to_stop(ids, t)
+        stop[ids[stopped]] = t
+        finished |= stopped
+    return finished
 
 
 @dataclass(frozen=True)

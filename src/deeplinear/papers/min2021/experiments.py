@@ -12,26 +12,13 @@ from torch import Tensor
 
 from deeplinear.numerics import engine, krylov, synthetic_data
 from deeplinear.paper_api import JobContext, JobCost, one_job_per
-from deeplinear.papers.min2021.about import DTYPE, KEY
+from deeplinear.papers.min2021.about import KEY
 from deeplinear.papers.min2021.theory import (
-    imbalance_drift_norm,
-    imbalance_norm,
     imbalance_spectrum,
     rate_constant,
-    theorem1_bound,
-    v2_rate_bound,
 )
+from deeplinear.papers.min2021.two_layer_gd import MemberLayout, Schedule, SeedProblems, run_two_layer
 from deeplinear.variables import attrs, status_attrs
-
-# ---- shared pieces of both experiments ------------------------------------------------------------
-
-
-def _stacked_regression(Xs: list[np.ndarray], Ys: list[np.ndarray], repeat: int, device) -> engine.Regression:
-    """Per-seed data, each repeated for ``repeat`` consecutive members (member = seed*repeat + j)."""
-    X = torch.as_tensor(np.stack(Xs), dtype=DTYPE, device=device).repeat_interleave(repeat, dim=0)
-    Y = torch.as_tensor(np.stack(Ys), dtype=DTYPE, device=device).repeat_interleave(repeat, dim=0)
-    return engine.Regression(X=X, Y=Y)
-
 
 # ---- experiment (i): imbalance against convergence ------------------------------------------------
 
@@ -98,7 +85,6 @@ def run_imbalance(ctx: JobContext) -> xr.Dataset:
     ``||Lambda - Lambda_0||_F / ||Lambda_0||_F``.
     """
     p = ctx.params
-    device = ctx.device
     n, D, m, h = p["n_samples"], p["input_dim"], p["output_dim"], p["width"]
     n_inits = len(p["inits"]) + 1
     seeds = list(range(p["n_seeds"]))
@@ -117,172 +103,18 @@ def run_imbalance(ctx: JobContext) -> xr.Dataset:
         U, V = _imbalance_inits(p, g)
         phi1, phi2 = synthetic_data.row_space_basis(X)
         Xs.append(X), Ys.append(Y), Phi1s.append(phi1), Phi2s.append(phi2), Us.append(U), Vs.append(V)
-    return _run_two_layer(
+    return run_two_layer(
         ctx,
-        Xs,
-        Ys,
-        Phi1s,
-        Phi2s,
+        SeedProblems(Xs, Ys, Phi1s, Phi2s),
         np.concatenate(Us),
         np.concatenate(Vs),
-        lr=lr,
-        steps=steps,
-        log_steps=log_steps,
-        device=device,
-        target_relative=p["stop_relative_loss"],
-        members_per_seed=n_inits,
-        extra_dims={"lr": [lr]},
-        member_dims=("seed", "init"),
-        member_coords={"seed": seeds, "init": np.arange(n_inits)},
+        Schedule(lr, steps, log_steps, target_relative=p["stop_relative_loss"]),
+        MemberLayout(n_inits, ("seed", "init"), {"seed": seeds, "init": np.arange(n_inits)}, {"lr": [lr]}),
     ).assign_coords(
         sigma_u=("init", [su for su, _ in p["inits"]] + [np.nan], attrs("init scale of U")),
         sigma_v=("init", [sv for _, sv in p["inits"]] + [np.nan], attrs("init scale of V")),
         init_label=("init", [f"σU={su:g}, σV={sv:g}" for su, sv in p["inits"]] + [INIT_BALANCED]),
     )
-
-
-def _run_two_layer(
-    ctx: JobContext,
-    Xs: list[np.ndarray],
-    Ys: list[np.ndarray],
-    Phi1s: list[np.ndarray],
-    Phi2s: list[np.ndarray],
-    U: np.ndarray,
-    V: np.ndarray,
-    *,
-    lr: float,
-    steps: int,
-    log_steps: np.ndarray,
-    device: torch.device,
-    target_relative: float | None,
-    target_absolute: float | None = None,
-    members_per_seed: int,
-    extra_dims: dict[str, list],
-    member_dims: tuple[str, str],
-    member_coords: dict[str, Any],
-    diagnostics: bool = True,
-) -> xr.Dataset:
-    """Train members ``(seed, j)`` (``U`` (E, D, h), ``V`` (E, m, h)) and build the dataset."""
-    m = V.shape[1]
-    reg = _stacked_regression(Xs, Ys, members_per_seed, device)
-    Phi1 = torch.as_tensor(np.stack(Phi1s), dtype=DTYPE, device=device).repeat_interleave(members_per_seed, 0)
-    Phi2 = torch.as_tensor(np.stack(Phi2s), dtype=DTYPE, device=device).repeat_interleave(members_per_seed, 0)
-    r = Phi1.shape[-1]
-    sig = np.stack([np.linalg.svd(X, compute_uv=False)[:r] ** 2 for X in Xs])  # Sigma_x per seed
-    lam_r_sigma = torch.as_tensor(sig[:, -1], dtype=DTYPE, device=device).repeat_interleave(members_per_seed)
-    theta_hat = torch.as_tensor(
-        np.stack([synthetic_data.min_norm_solution(X, Y) for X, Y in zip(Xs, Ys, strict=True)]),
-        dtype=DTYPE,
-        device=device,
-    ).repeat_interleave(members_per_seed, 0)  # (E, D, m)
-    loss_star = engine.loss_from_residual(engine.residual(theta_hat.transpose(-1, -2), reg))
-
-    U_t = torch.as_tensor(U, dtype=DTYPE, device=device)
-    V_t = torch.as_tensor(V, dtype=DTYPE, device=device)
-    weights = [U_t.transpose(-1, -2).contiguous(), V_t]  # W_1 = U^T (h x D), W_2 = V (m x h)
-    U1_0 = Phi1.transpose(-1, -2) @ U_t
-    U2_0 = Phi2.transpose(-1, -2) @ U_t
-    eig0 = imbalance_spectrum(U1_0, V_t)
-    c = rate_constant(eig0, r, m)
-    Lambda0_norm = imbalance_norm(U1_0, V_t).clamp_min(torch.finfo(DTYPE).tiny)
-    loss0 = engine.loss_from_residual(engine.residual(engine.end_to_end(weights), reg))
-    excess0 = loss0 - loss_star
-
-    def metrics(ws: list[Tensor], beta: Tensor) -> dict[str, Tensor]:
-        if not diagnostics:
-            return {}
-        U_now = ws[0].transpose(-1, -2)
-        V_now = ws[1]
-        U1 = Phi1.transpose(-1, -2) @ U_now
-        dU = U_now - U_t
-        dU_perp = dU - Phi1 @ (Phi1.transpose(-1, -2) @ dU)  # Phi_2 (U_2 - U_2(0))
-        eigs = imbalance_spectrum(U1, V_now)
-        svals = torch.linalg.svdvals(U1 @ V_now.transpose(-1, -2))
-        return {
-            "u2_drift": torch.linalg.matrix_norm(dU_perp) / torch.linalg.matrix_norm(U2_0),
-            "lambda_drift": imbalance_drift_norm(U1, V_now, U1_0, V_t) / Lambda0_norm,
-            "v2_bound": v2_rate_bound(eigs, svals, 1.0, r, m) * lam_r_sigma,
-        }
-
-    target = None
-    if target_relative is not None:
-        target = loss_star + target_relative * excess0
-    elif target_absolute is not None:
-        target = target_absolute
-    result = engine.train(
-        weights,
-        reg,
-        lr,
-        steps,
-        log_steps=log_steps,
-        target_loss=target,
-        metrics_fn=metrics,
-        progress=ctx.progress_label,
-    )
-    U_end = result.weights[0].transpose(-1, -2)
-    V_end = result.weights[1]
-    product = U_end @ V_end.transpose(-1, -2)  # (E, D, m)
-    U2_end = Phi2.transpose(-1, -2) @ U_end
-    prop1_error = Phi2 @ (U2_0 @ V_end.transpose(-1, -2))
-
-    # ---- assemble: member axis -> (outer, inner), logged axis -> log_point -----------------------
-    outer, inner = member_dims
-    shape = (len(member_coords[outer]), members_per_seed)
-    lead = (1,) * len(extra_dims)  # the job's own scan values, as length-1 dimensions
-    run_dims = (*extra_dims, outer, inner)
-    log_dims = (*run_dims, "log_point")
-
-    def per_log(values, long_name: str, units: str = "1"):
-        """(K, E) logged values -> (scan..., outer, inner, K)."""
-        values = np.moveaxis(np.asarray(values).reshape(-1, *shape), 0, -1)
-        return log_dims, values.reshape(lead + values.shape), attrs(long_name, units)
-
-    def per_run(values, long_name: str, units: str = "1"):
-        """(E,) per-run values -> (scan..., outer, inner)."""
-        values = values.cpu().numpy() if isinstance(values, Tensor) else np.asarray(values)
-        return run_dims, values.reshape(lead + shape), attrs(long_name, units)
-
-    def norm(t: Tensor) -> Tensor:
-        return torch.linalg.matrix_norm(t)
-
-    time = log_steps * lr
-    excess = result.metrics["loss"] - loss_star.cpu().numpy()
-    bound = theorem1_bound(excess0, c * lam_r_sigma, 1.0, torch.as_tensor(time, dtype=DTYPE, device=device))
-    variables = {
-        "loss": per_log(result.metrics["loss"], "training loss 1/2 ||Y - X U V^T||_F^2"),
-        "excess_loss": per_log(excess, "excess loss L - L*"),
-        "rate": per_log(
-            result.metrics["grad_norm_sq"] / np.where(excess > 0, excess, np.nan),
-            "instantaneous rate ||grad L||^2 / (L - L*)",
-            "1/time",
-        ),
-        "theorem1_bound": per_log(bound.cpu().numpy().T, "Theorem 1 bound (L(0)-L*) exp(-2 lambda_r(Sigma_x) c t)"),
-        "c": per_run(c, "imbalance rate constant c = [lambda_r(Lambda0)]_+ + [lambda_m(-Lambda0)]_+"),
-        "lambda_r_sigma": per_run(lam_r_sigma, "lambda_r(Sigma_x), smallest non-zero squared singular value of X"),
-        "loss_star": per_run(loss_star, "optimal loss L*"),
-        "status": (*per_run(result.status, "")[:2], status_attrs()),
-        "stop_step": per_run(result.stop_step, "step at which the run stopped", "step"),
-        "distance_to_min_norm": per_run(norm(product - theta_hat), "||U V^T - Theta_hat||_F at the end"),
-        "prop1_error_norm": per_run(
-            norm(prop1_error), "||Phi_2 U_2(0) V(end)^T||_F (Prop. 1 prediction of the distance)"
-        ),
-        "init_error_norm": per_run(norm(U2_0 @ V_t.transpose(-1, -2)), "||U_2(0) V(0)^T||_F"),
-        "u2_final_drift": per_run(norm(U2_end - U2_0) / norm(U2_0), "||U_2(end) - U_2(0)|| / ||U_2(0)||"),
-    }
-    if diagnostics:
-        variables["v2_bound"] = per_log(result.metrics["v2_bound"], "v2 Prop. 1 lower bound on the rate", "1/time")
-        variables["u2_drift"] = per_log(result.metrics["u2_drift"], "||U_2 - U_2(0)|| / ||U_2(0)||")
-        variables["lambda_drift"] = per_log(result.metrics["lambda_drift"], "||Lambda - Lambda_0||_F / ||Lambda_0||_F")
-    coords = {name: (name, np.asarray(vals)) for name, vals in extra_dims.items()}
-    coords.update({name: (name, np.asarray(member_coords[name])) for name in (outer, inner)})
-    coords["log_point"] = ("log_point", np.arange(len(log_steps)))
-    coords["step"] = ((*extra_dims, "log_point"), log_steps.reshape(lead + log_steps.shape), attrs("GD step", "step"))
-    coords["time"] = (
-        (*extra_dims, "log_point"),
-        time.reshape(lead + time.shape),
-        attrs("gradient-flow time t = eta * step", "time"),
-    )
-    return xr.Dataset(variables, coords=coords)
 
 
 # ---- experiment (ii): implicit bias against width ---------------------------------------------
@@ -418,7 +250,6 @@ def run_implicit_bias_brute(ctx: JobContext) -> xr.Dataset:
     ``X`` entries ``N(0, 1/D)``; GD until the loss is below ``target_loss`` or ``max_steps``.
     """
     p = ctx.params
-    device = ctx.device
     n, D, m, h = p["n_samples"], p["input_dim"], p["output_dim"], p["width"]
     alphas = [float(a) for a in p["alphas"]]
     seeds = list(range(p["n_seeds"]))
@@ -431,24 +262,18 @@ def run_implicit_bias_brute(ctx: JobContext) -> xr.Dataset:
         Xs.append(X), Ys.append(Y), Phi1s.append(phi1), Phi2s.append(phi2)
         Us.extend(h**-a * GU for a in alphas)
         Vs.extend(h**-a * GV for a in alphas)
-    ds = _run_two_layer(
+    ds = run_two_layer(
         ctx,
-        Xs,
-        Ys,
-        Phi1s,
-        Phi2s,
+        SeedProblems(Xs, Ys, Phi1s, Phi2s),
         np.stack(Us),
         np.stack(Vs),
-        lr=p["lr"],
-        steps=p["max_steps"],
-        log_steps=engine.log_spaced_steps(p["max_steps"], p["n_log"]),
-        device=device,
-        target_relative=None,
-        target_absolute=p["target_loss"],
-        members_per_seed=len(alphas),
-        extra_dims={"width": [h]},
-        member_dims=("seed", "alpha"),
-        member_coords={"seed": seeds, "alpha": alphas},
+        Schedule(
+            p["lr"],
+            p["max_steps"],
+            engine.log_spaced_steps(p["max_steps"], p["n_log"]),
+            target_absolute=p["target_loss"],
+        ),
+        MemberLayout(len(alphas), ("seed", "alpha"), {"seed": seeds, "alpha": alphas}, {"width": [h]}),
         diagnostics=False,
     )
     ds.attrs.update(input_dim=D, rank=n, output_dim=m)

@@ -7,23 +7,39 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from deeplinear.pipeline import registry
+
 ROOT = Path(__file__).resolve().parents[1]
-SMOKE_CONFIG = ROOT / "tests" / "config" / "smoke.yaml"
 
 
 def smoke_config() -> dict:
-    """tests/config/smoke.yaml merged over config.yaml, as Snakemake merges a --configfile."""
+    """Every registered paper's ``smoke.yaml`` merged over config.yaml, as Snakemake merges a
+    --configfile (:func:`deeplinear.pipeline.registry.smoke_config`)."""
     import yaml
 
     from deeplinear.pipeline.configuration import merge_config
 
-    return merge_config(yaml.safe_load((ROOT / "config.yaml").read_text()), yaml.safe_load(SMOKE_CONFIG.read_text()))
+    return merge_config(yaml.safe_load((ROOT / "config.yaml").read_text()), registry.smoke_config())
+
+
+def write_config(config: dict, path: Path) -> Path:
+    """``config`` as a YAML file for ``--configfile``."""
+    import yaml
+
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+#: The smoke overlay as a file for ``snakemake --configfile`` (written once per test session).
+SMOKE_CONFIG = Path(tempfile.mkdtemp(prefix="deeplinear-smoke-")) / "smoke.yaml"
+write_config(registry.smoke_config(), SMOKE_CONFIG)
 
 
 @pytest.fixture
@@ -48,14 +64,21 @@ def snakemake_executable() -> list[str]:
     return [exe]
 
 
-def run_snakemake(workdir: Path, *args: str, configfile: Path | None = SMOKE_CONFIG, timeout: int = 1800):
-    """Run the real workflow (repo Snakefile) in ``workdir``; returns the CompletedProcess.
+def run_snakemake(
+    workdir: Path,
+    *args: str,
+    configfile: Path | None = SMOKE_CONFIG,
+    timeout: int = 1800,
+    snakefile: Path = ROOT / "Snakefile",
+):
+    """Run the real workflow (the repo's Snakefile, or ``snakefile``) in ``workdir``; returns the
+    CompletedProcess.
 
     Runs in its own process group; on timeout the whole group is SIGKILLed (a stuck SLURM
     status poll ignores SIGTERM) and the test fails with the output so far. The default timeout
     is about 6x the smoke run's time on a quiet 2-core machine, so a busy machine still passes.
     """
-    cmd = [*snakemake_executable(), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir)]
+    cmd = [*snakemake_executable(), "--snakefile", str(snakefile), "--directory", str(workdir)]
     if configfile is not None:
         cmd += ["--configfile", str(configfile)]
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -74,7 +97,7 @@ def run_snakemake(workdir: Path, *args: str, configfile: Path | None = SMOKE_CON
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory) -> Path:
-    """One local run of the whole workflow on tests/config/smoke.yaml, shared by the tests."""
+    """One local run of the whole workflow on every paper's smoke section, shared by the tests."""
     workdir = tmp_path_factory.mktemp("smoke")
     result = run_snakemake(workdir, "--cores", "2")
     assert result.returncode == 0, result.stderr[-5000:]

@@ -16,6 +16,7 @@ import pytest
 from scipy import stats
 
 from deeplinear import claims
+from deeplinear.numerics import seeding
 from deeplinear.papers.bassetti2024 import experiments as bassetti_experiments
 from deeplinear.papers.bassetti2024 import theory as bassetti_theory
 from deeplinear.papers.sirignano2022 import analysis as sirignano_analysis
@@ -127,9 +128,7 @@ def test_bassetti_cross_moment_z_is_calibrated():
     th = bassetti_theory.cross_moments(widths)
     z = {"r12_sq": [], "r11_r22": []}
     for _ in range(300):
-        _, R = prior_samplers.wishart_outputs(
-            np.eye(2), widths, 2, 1.0, 10_000, rng, prior_samplers.torch_generator(rng)
-        )
+        _, R = prior_samplers.wishart_outputs(np.eye(2), widths, 2, 1.0, 10_000, rng, seeding.torch_generator(rng))
         out = bassetti_experiments.matrix_statistics(R.numpy())
         for name in z:
             z[name].append((out[name] - th[name]) / out[f"{name}_se"])

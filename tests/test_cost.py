@@ -96,4 +96,23 @@ def test_every_experiment_prices_every_job(scale):
 def test_packaged_calibration_covers_every_experiment_of_the_default_config():
     calibration = cost.read_calibration()
     estimates = cost.estimate_jobs(_config(), calibration)
-    assert all(e.seconds > 0 and e.peak_mb > 0 for e in estimates)
+    assert all(e.seconds > 0 and e.peak_mb > 0 and not e.uncalibrated for e in estimates)
+
+
+def test_an_uncalibrated_experiment_is_priced_by_the_fallback_and_flagged():
+    """A new paper has no calibration yet: `estimate` still works, from its cost() at the fallback rate."""
+    calibration = cost.read_calibration()
+    config = _config()
+    known = dict(calibration["experiments"])
+    dropped = known.pop("sirignano2022/sgd")
+    estimates = cost.estimate_jobs(config, {**calibration, "experiments": known})
+    sgd = [e for e in estimates if e.name.startswith("sirignano2022/sgd/")]
+    assert sgd and all(e.uncalibrated for e in sgd)
+    assert not any(e.uncalibrated for e in estimates if not e.name.startswith("sirignano2022/sgd/"))
+    job = next(j for j in jobs.job_table(config).values() if j.paper == "sirignano2022" and j.experiment == "sgd")
+    work = registry.experiment("sirignano2022", "sgd").cost(job.params).work
+    first = next(e for e in sgd if e.name.endswith(job.case))
+    assert first.seconds == pytest.approx(calibration["overhead_s"] + work / cost.FALLBACK_WORK_PER_SECOND)
+    text = cost.format_estimate(estimates, calibration, cores=2)
+    assert "no calibration yet for sirignano2022/sgd" in text
+    assert dropped["seconds_per_work"] > 0  # the packaged calibration did have it

@@ -1,6 +1,6 @@
 """The contract every registered paper honours (one parametrised suite over the registry, like
 scikit-learn's estimator checks): its config expands to jobs, each experiment runs on the tiny
-config of tests/config/smoke.yaml, every claim id is produced exactly once and every figure
+config of its own ``smoke.yaml``, every claim id is produced exactly once and every figure
 renders from the tiny datasets with labelled axes."""
 
 from __future__ import annotations
@@ -69,6 +69,39 @@ def test_paper_is_documented_and_self_contained(key):
     assert f"{key}_scale" in schema["$defs"] and key in schema["required"]
     for fig in paper.figures.values():
         assert len(fig.caption) > 80, f"{key}.{fig.name}: a caption says what the data and the overlay are"
+
+
+@pytest.mark.parametrize("key", PAPERS)
+def test_paper_key_matches_its_registry_key_and_package(key):
+    paper = registry.paper(key)
+    assert paper.key == key
+    assert registry.PAPER_MODULES[key] == f"deeplinear.papers.{key}"
+
+
+@pytest.mark.parametrize("key", PAPERS)
+def test_every_claim_function_of_the_paper_is_listed(key):
+    """A claim written in the paper's modules but left out of ``Paper.claims`` would never run."""
+    import importlib
+    import pkgutil
+
+    from deeplinear.claims import ClaimCheck
+
+    package = importlib.import_module(registry.PAPER_MODULES[key])
+    defined = {}
+    for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+        module = importlib.import_module(info.name)
+        defined.update({id(v): v for v in vars(module).values() if isinstance(v, ClaimCheck)})
+    listed = {id(c) for c in registry.paper(key).claims}
+    unlisted = sorted(c.id for i, c in defined.items() if i not in listed)
+    assert defined and not unlisted, f"{key}: claim checks defined but not in PAPER.claims: {unlisted}"
+
+
+@pytest.mark.parametrize("key", PAPERS)
+def test_smoke_section_is_a_valid_scale_block(key):
+    config = default_config()
+    config[key]["quick"] = registry.paper(key).smoke_section()
+    configuration.validate_config(config)
+    jobs.job_table({**config, "papers": [key]})  # the cross-field checks of its cases pass too
 
 
 def test_every_dataset_has_cf_metadata_and_records_its_streams(tiny):

@@ -132,6 +132,16 @@ class Paper:
         """Every claim of the paper against its combined datasets (``experiment -> Dataset``)."""
         return evaluate_claims(self.key, self.claims, datasets)
 
+    @property
+    def smoke_file(self) -> Path:
+        """``smoke.yaml`` beside the schema: the paper's smoke-test section, a grid tiny enough to run
+        every experiment, claim and figure in seconds (one scale block, the schema's keys)."""
+        return self.schema_file.with_name("smoke.yaml")
+
+    def smoke_section(self) -> dict[str, Any]:
+        """The smoke-test section (:attr:`smoke_file`), parsed."""
+        return yaml.safe_load(self.smoke_file.read_text())
+
     def config_schema(self) -> dict[str, Any]:
         """The JSON Schema of one scale block (``<key>.quick``, ``<key>.paper``) of the config."""
         return yaml.safe_load(self.schema_file.read_text())

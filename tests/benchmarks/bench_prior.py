@@ -14,7 +14,7 @@ import time
 import numpy as np
 import torch
 
-from deeplinear.numerics import prior_samplers
+from deeplinear.numerics import prior_samplers, seeding
 
 
 def _time(fn) -> float:
@@ -29,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
-    gen = prior_samplers.torch_generator(rng)
+    gen = seeding.torch_generator(rng)
     X = rng.standard_normal((3, 2))
     print(f"threads={torch.get_num_threads()} torch={torch.__version__}")
     for samples, layers, width in ((100_000, 64, 256), (1_000_000, 16, 10_000)):

@@ -24,11 +24,6 @@ from torch import Tensor
 DTYPE = torch.float64
 
 
-def torch_generator(rng: np.random.Generator, device: torch.device | str = "cpu") -> torch.Generator:
-    """A torch Generator seeded from a numpy stream (keeps the seeding contract for torch draws)."""
-    return torch.Generator(device=device).manual_seed(int(rng.integers(2**63 - 1)))
-
-
 def kernel(X: np.ndarray) -> np.ndarray:
     r"""The input kernel :math:`K = X^\top X / N_0` (P x P) of inputs ``X`` (N_0 x P)."""
     return X.T @ X / X.shape[0]

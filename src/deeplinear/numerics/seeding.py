@@ -7,8 +7,12 @@ is the same whether the job ran 5 or 50 seeds, and identical across machines (nu
 from __future__ import annotations
 
 import zlib
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 #: How a stream's numbers follow from its key (recorded in every dataset's ``seeds_json``).
 SCHEME = "numpy SeedSequence(entropy=base_seed, spawn_key=(crc32(paper), crc32(label), width, seed_index)), PCG64"
@@ -69,3 +73,10 @@ class Streams:
                 for (label, width), indices in sorted(self._drawn.items())
             ],
         }
+
+
+def torch_generator(rng: np.random.Generator, device: torch.device | str = "cpu") -> torch.Generator:
+    """A torch Generator seeded from a numpy stream (keeps the seeding contract for torch draws)."""
+    import torch  # lazily: jobs that draw nothing with torch do not pay for importing it
+
+    return torch.Generator(device=device).manual_seed(int(rng.integers(2**63 - 1)))

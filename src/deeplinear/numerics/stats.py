@@ -78,6 +78,15 @@ def seed_mean(samples: np.ndarray) -> np.ndarray:
     return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
+def seed_mean_and_se(values) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over the ``seed`` dimension of an xarray DataArray and its standard error
+    ``std / sqrt(n_seeds)`` (ddof 1; zero for a single seed)."""
+    n = values.sizes["seed"]
+    mean = values.mean("seed")
+    se = values.std("seed", ddof=1) / np.sqrt(n) if n > 1 else mean * 0.0
+    return mean.values, se.values
+
+
 def bootstrap_loglog_slope(
     x: Sequence[float],
     samples: np.ndarray,

@@ -10,6 +10,11 @@ and its peak memory a baseline plus a calibrated factor times its array bytes::
 
 The other rules (combine, claims, figure, report) cost a constant per job, their median.
 
+Before a calibration exists (a new paper, or an experiment that never ran on this machine) a job
+is priced by a fallback and flagged ``uncalibrated``: its work is taken as arithmetic operations
+at :data:`FALLBACK_WORK_PER_SECOND` and its peak memory as the baseline plus its array bytes; an
+experiment without a ``cost`` function costs the start-up overhead. Recalibrate after its first run.
+
 Calibration reads Snakemake's benchmark files (``results/benchmarks/**.tsv``: wall seconds and
 max RSS of each job) together with the params each job recorded in its dataset
 (``config_json``), so it needs no knowledge of the config that produced them:
@@ -38,6 +43,10 @@ from typing import Any
 
 CALIBRATION_FILE = Path(__file__).with_name("cost_calibration.json")
 
+#: Work units per second assumed for an uncalibrated experiment: its ``cost().work`` is meant to
+#: count arithmetic operations, and one core does of order 1e8 of them per second in these loops.
+FALLBACK_WORK_PER_SECOND = 1e8
+
 #: Rules after the experiments, in the order their stages run, with the benchmark files' glob.
 POST_RULES = {
     "combine_experiment": "combine/**/*.tsv",
@@ -58,6 +67,7 @@ class JobEstimate:
     seconds: float
     peak_mb: float
     extrapolated: bool = False  # its work lies outside the calibrated range by more than 10x
+    uncalibrated: bool = False  # priced by the fallback: no calibration for its experiment yet
 
 
 def read_benchmark(path: str | Path) -> tuple[float, float]:
@@ -189,14 +199,16 @@ def estimate_jobs(config: Mapping[str, Any], calibration: Mapping[str, Any]) -> 
     for (paper, experiment, case), job in table.items():
         fit = calibration["experiments"].get(f"{paper}/{experiment}")
         cost_fn = registry.experiment(paper, experiment).cost
+        name = f"{paper}/{experiment}/{case}"
         if fit is None or cost_fn is None:
-            raise KeyError(f"no calibration for {paper}/{experiment}; recalibrate on a run that includes it")
+            estimates.append(_fallback_estimate(job.kind, name, cost_fn, job.params, overhead, base_mb))
+            continue
         cost = cost_fn(job.params)
         lo, hi = fit["work_range"]
         estimates.append(
             JobEstimate(
                 job.kind,
-                f"{paper}/{experiment}/{case}",
+                name,
                 overhead + fit["seconds_per_work"] * cost.work,
                 base_mb + (fit["peak_mb"] - base_mb) * cost.memory_bytes / 1e6 / fit["array_mb_at_peak"],
                 extrapolated=not (lo / 10 <= cost.work <= hi * 10),
@@ -214,6 +226,20 @@ def estimate_jobs(config: Mapping[str, Any], calibration: Mapping[str, Any]) -> 
         fit = calibration["rules"].get(rule, {"seconds": overhead, "peak_mb": base_mb})
         estimates += [JobEstimate(rule, f"{rule}#{i}", fit["seconds"], fit["peak_mb"]) for i in range(n)]
     return estimates
+
+
+def _fallback_estimate(kind: str, name: str, cost_fn, params: Mapping[str, Any], overhead: float, base_mb: float):
+    """An uncalibrated job's estimate (module doc): work at :data:`FALLBACK_WORK_PER_SECOND`."""
+    if cost_fn is None:
+        return JobEstimate(kind, name, overhead, base_mb, uncalibrated=True)
+    cost = cost_fn(params)
+    return JobEstimate(
+        kind,
+        name,
+        overhead + cost.work / FALLBACK_WORK_PER_SECOND,
+        base_mb + cost.memory_bytes / 1e6,
+        uncalibrated=True,
+    )
 
 
 def schedule_seconds(durations: Sequence[float], cores: int) -> float:
@@ -268,6 +294,12 @@ def format_estimate(estimates: Sequence[JobEstimate], calibration: Mapping[str, 
             f"{len(far)} jobs lie more than 10x outside the calibrated work range (less reliable): "
             + ", ".join(far[:8])
             + (" ..." if len(far) > 8 else "")
+        )
+    loose = sorted({e.name.rsplit("/", 1)[0] for e in estimates if e.uncalibrated})
+    if loose:
+        lines.append(
+            f"no calibration yet for {', '.join(loose)}: priced at {FALLBACK_WORK_PER_SECOND:.0e} work units/s "
+            "(a rough guess; run them once and `python -m deeplinear calibrate results`)"
         )
     lines.append(f"calibrated on: {calibration['machine']}")
     return "\n".join(lines)

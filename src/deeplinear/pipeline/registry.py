@@ -12,10 +12,11 @@ from this registry.
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from deeplinear.paper_api import KINDS, Experiment, Paper
 
-__all__ = ["KINDS", "PAPER_MODULES", "experiment", "figure_targets", "paper", "papers"]
+__all__ = ["KINDS", "PAPER_MODULES", "experiment", "figure_targets", "paper", "papers", "smoke_config"]
 
 #: paper key -> package under deeplinear.papers (imported lazily). The one list of papers.
 PAPER_MODULES: dict[str, str] = {
@@ -51,3 +52,14 @@ def experiment(paper_key: str, name: str) -> Experiment:
     if name not in p.experiments:
         raise KeyError(f"paper {paper_key!r} has no experiment {name!r}; it has {sorted(p.experiments)}")
     return p.experiments[name]
+
+
+def smoke_config(paper_keys: list[str] | None = None) -> dict[str, Any]:
+    """A config overlay (merge it over ``config.yaml``, as ``--configfile`` does) that runs the given
+    papers (default: every registered one) on their smoke-test sections at ``scale: quick``: the
+    test suite's end-to-end run, derived from the registry so a new paper is checked with the rest."""
+    keys = list(paper_keys or PAPER_MODULES)
+    config: dict[str, Any] = {"scale": "quick", "papers": keys}
+    for key in keys:
+        config[key] = {"quick": paper(key).smoke_section()}
+    return config

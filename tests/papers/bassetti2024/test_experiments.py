@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from deeplinear.numerics import prior_samplers
+from deeplinear.numerics import prior_samplers, seeding
 from deeplinear.papers.bassetti2024 import experiments, theory
 
 
 def _gens(seed: int):
     rng = np.random.default_rng(seed)
-    return rng, prior_samplers.torch_generator(rng)
+    return rng, seeding.torch_generator(rng)
 
 
 @pytest.mark.parametrize(("width", "depth", "dim"), [(6, 3, 2), (12, 2, 3), (5, 5, 1)])

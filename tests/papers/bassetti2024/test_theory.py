@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
+from deeplinear.numerics import seeding
 from deeplinear.papers.bassetti2024 import theory
 
 
@@ -44,7 +45,7 @@ def test_conditional_second_moment_is_the_mixture_prediction():
     which = experiments.abs_quantile_bins(z1)
     assert np.allclose(theory.conditional_second_moment(np.tile(np.eye(2), (1000, 1, 1)), z1, which, 8), 1.0)
     rng = np.random.default_rng(2)
-    f, R = prior_samplers.wishart_outputs(np.eye(1), [8] * 4, 2, 1.0, 100_000, rng, prior_samplers.torch_generator(rng))
+    f, R = prior_samplers.wishart_outputs(np.eye(1), [8] * 4, 2, 1.0, 100_000, rng, seeding.torch_generator(rng))
     z = f.numpy()[:, :, 0]
     which = experiments.abs_quantile_bins(z[:, 0])
     predicted = theory.conditional_second_moment(R.numpy(), z[:, 0], which, 8)

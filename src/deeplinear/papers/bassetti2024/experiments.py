@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from deeplinear.numerics import prior_samplers
+from deeplinear.numerics import prior_samplers, seeding
 from deeplinear.numerics.seeding import Streams
 from deeplinear.paper_api import JobContext, JobCost, one_job_per
 from deeplinear.papers.bassetti2024.about import KEY
@@ -127,9 +127,7 @@ def run_proportional(ctx: JobContext) -> xr.Dataset:
         L = depth_for(N, a, p["depth_at_zero"])
         lam_star = p["weight_variance"] ** (L + 1)
         g = ctx.streams.rng(f"proportional-a{a:g}", N, 0)
-        f, R = prior_samplers.wishart_outputs(
-            X, [N] * L, D, lam_star, p["n_samples"], g, prior_samplers.torch_generator(g)
-        )
+        f, R = prior_samplers.wishart_outputs(X, [N] * L, D, lam_star, p["n_samples"], g, seeding.torch_generator(g))
         stats_f = output_statistics(f.numpy(), lam_star, K)
         stats_f["kurtosis_se"] = kurtosis_standard_error([N] * L, p["n_samples"])
         if D > 1:
@@ -159,11 +157,9 @@ def run_brute_force(ctx: JobContext) -> xr.Dataset:
         L = depth_for(N, a, p["depth_at_zero"])
         lam = p["weight_variance"]
         g = ctx.streams.rng(f"brute_force-a{a:g}", N, 0)
-        gen = prior_samplers.torch_generator(g, device)
+        gen = seeding.torch_generator(g, device)
         brute = prior_samplers.brute_force_outputs(X, [N] * L, D, [lam] * (L + 1), p["n_samples"], gen, device).numpy()
-        cpu_gen = (
-            gen if device.type == "cpu" else prior_samplers.torch_generator(g)
-        )  # the exact sampler runs on the CPU
+        cpu_gen = gen if device.type == "cpu" else seeding.torch_generator(g)  # the exact sampler runs on the CPU
         exact, _ = prior_samplers.wishart_outputs(X, [N] * L, D, lam ** (L + 1), p["n_samples"], g, cpu_gen)
         exact = exact.numpy()
         row = output_statistics(brute, lam ** (L + 1), K)

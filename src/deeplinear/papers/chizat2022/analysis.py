@@ -34,13 +34,6 @@ def decades(widths) -> float:
     return float(np.log10(widths.max() / widths.min()))
 
 
-def seed_mean_and_se(values: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over seeds and its standard error ``std / sqrt(n_seeds)``."""
-    n = values.sizes["seed"]
-    se = values.std("seed", ddof=1) / np.sqrt(n) if n > 1 else xr.zeros_like(values.mean("seed"))
-    return values.mean("seed").values, se.values
-
-
 def limit_convergence_fit(lim: xr.Dataset) -> dict[str, float]:
     """Log-linear fit of :math:`\\lVert\\beta_\\infty(t) - C\\Sigma^+\\rVert` against the step,
     over the steps before it falls below ``1e-10`` of its initial value (the float64 floor).

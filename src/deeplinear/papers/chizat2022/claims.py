@@ -24,13 +24,13 @@ from deeplinear.claims import (
     within,
 )
 from deeplinear.numerics import run_status
+from deeplinear.numerics.stats import seed_mean_and_se
 from deeplinear.papers.chizat2022.about import RECONSTRUCTION
 from deeplinear.papers.chizat2022.analysis import (
     WORD_MIN_WIDTH,
     decades,
     fluctuation_constant,
     limit_convergence_fit,
-    seed_mean_and_se,
     sup_distance_to_limit,
 )
 

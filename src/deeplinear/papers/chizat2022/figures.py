@@ -8,11 +8,11 @@ import numpy as np
 import xarray as xr
 
 from deeplinear import plotting
+from deeplinear.numerics.stats import seed_mean_and_se
 from deeplinear.papers.chizat2022.analysis import (
     WORD_MIN_WIDTH,
     fluctuation_constant,
     limit_convergence_fit,
-    seed_mean_and_se,
     sup_distance_to_limit,
 )
 from deeplinear.plotting import plt

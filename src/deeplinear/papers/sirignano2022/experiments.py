@@ -12,7 +12,7 @@ import xarray as xr
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from deeplinear.numerics import engine, prior_samplers
+from deeplinear.numerics import engine, seeding
 from deeplinear.numerics.seeding import Streams
 from deeplinear.paper_api import JobContext, JobCost, one_job_per
 from deeplinear.papers.sirignano2022.theory import (
@@ -123,7 +123,7 @@ def run_sgd(ctx: JobContext) -> xr.Dataset:
     log_steps = np.unique(np.round(np.linspace(0, steps, p["n_log"])).astype(np.int64))
     C0, W0 = init_params(S, N, p["input_dim"], ctx.streams, "init")
     sample_rng = ctx.streams.rng("samples", N)
-    gen = prior_samplers.torch_generator(sample_rng, device)
+    gen = seeding.torch_generator(sample_rng, device)
     samples = torch.randint(0, p["n_train"], (S, max(steps, 1)), generator=gen, device=device)
     C = torch.as_tensor(C0, dtype=ctx.dtype, device=device).clone()
     W = torch.as_tensor(W0, dtype=ctx.dtype, device=device).clone()
@@ -205,7 +205,7 @@ def run_init_law(ctx: JobContext) -> xr.Dataset:
     cov, cov_se, kurt, kurt_se, kurt_pred = [], [], [], [], []
     for N in p["widths"]:
         g = ctx.streams.rng("init_law", N)
-        gen = prior_samplers.torch_generator(g)
+        gen = seeding.torch_generator(g)
         C = torch.rand(p["n_samples"], N, generator=gen, dtype=ctx.dtype) * 2 - 1
         W = torch.randn(p["n_samples"], N, X_np.shape[1], generator=gen, dtype=ctx.dtype)
         out = network_outputs(C, W, X, sigma).numpy()  # (n, M)

@@ -10,7 +10,7 @@ import torch
 import xarray as xr
 from torch import Tensor
 
-from deeplinear.numerics import prior_samplers
+from deeplinear.numerics import seeding
 from deeplinear.paper_api import JobContext, JobCost, one_job_per
 from deeplinear.papers.duhu2019.about import DTYPE
 from deeplinear.papers.duhu2019.experiments.setup import check_widths
@@ -54,7 +54,7 @@ def run_init_statistics(ctx: JobContext) -> xr.Dataset:
     depth, widths, n = p["depth"], p["widths"], p["n_samples"]
     rows = {k: [] for k in ("q_mean", "log_q_mean", "q_mean_pred", "q_se", "log_q_mean_pred", "log_q_se")}
     for m in widths:
-        gen = prior_samplers.torch_generator(ctx.streams.rng(f"init_statistics-L{depth}", m))
+        gen = seeding.torch_generator(ctx.streams.rng(f"init_statistics-L{depth}", m))
         log_q = sample_init_log_outputs(depth, m, p["input_dim"], p["output_dim"], n, gen).numpy()
         q = np.exp(log_q)
         mom = init_output_moments(m, depth, p["output_dim"])

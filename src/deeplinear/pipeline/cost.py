@@ -2,7 +2,7 @@
 
 The model. Every experiment declares ``cost(params) -> JobCost(work, memory_bytes)`` (work in
 units proportional to its arithmetic, memory the size of its largest arrays; see each paper's
-``experiments.py``). A job's time is a start-up overhead plus a calibrated rate times its work,
+``experiments`` module). A job's time is a start-up overhead plus a calibrated rate times its work,
 and its peak memory a baseline plus a calibrated factor times its array bytes::
 
     seconds(job) = overhead_s + seconds_per_work[experiment] * work(job)

@@ -25,10 +25,11 @@ and 2 at every depth from 1 up, 32 seeds, a step-size grid, long runs; one batch
 width, :mod:`.narrow`; claim D4) and ``init_statistics`` (prior sampling of real networks at
 init, claim D5).
 
-Modules: :mod:`.theory` (closed forms), :mod:`.experiments` (data and job runners), :mod:`.narrow`
-(narrow-net GD at a depth-independent cost per step), :mod:`.analysis` (statistics of datasets),
-:mod:`.claims` (D1, D1b, D2-D6), :mod:`.figures`; the config section's schema is
-``config.schema.yaml`` beside them.
+Modules: :mod:`.theory` (closed forms), :mod:`.experiments` (a package: one module per experiment,
+on the shared data and cell runners), :mod:`.narrow` (narrow-net GD at a depth-independent cost per
+step), :mod:`.analysis` (statistics of datasets), :mod:`.claims` (D1, D1b, D2-D7), :mod:`.figures`;
+the config section's schema is ``config.schema.yaml`` beside them, its smoke-test section
+``smoke.yaml``.
 """
 
 from __future__ import annotations

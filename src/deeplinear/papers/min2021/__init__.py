@@ -16,9 +16,10 @@ the imbalance :math:`\Lambda = U_1^\top U_1 - V^\top V` is invariant under the f
 Experiments: ``imbalance`` (the paper's Figure 1: four initialisations, loss against the bound)
 and ``implicit_bias`` (Figure 2: distance to the min-norm solution against width ``h``).
 
-Modules: :mod:`.theory` (closed forms), :mod:`.experiments` (job runners), :mod:`.analysis`
-(statistics of datasets), :mod:`.claims` (M1-M6), :mod:`.figures`; the config section's schema
-is ``config.schema.yaml`` beside them.
+Modules: :mod:`.theory` (closed forms), :mod:`.experiments` (job runners), :mod:`.two_layer_gd`
+(batched brute-force GD and its dataset), :mod:`.analysis` (statistics of datasets), :mod:`.claims`
+(M1-M7), :mod:`.figures`; the config section's schema is ``config.schema.yaml`` beside them, its
+smoke-test section ``smoke.yaml``.
 """
 
 from __future__ import annotations

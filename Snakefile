@@ -12,8 +12,8 @@ from snakemake.utils import min_version
 # which local and SLURM jobs inherit) in every job's script. The one place the path is set.
 LIBRARY = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, LIBRARY)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [LIBRARY, *filter(None, [os.environ.get("PYTHONPATH")])]
+os.environ.update(
+    PYTHONPATH=os.pathsep.join([LIBRARY, *filter(None, [os.environ.get("PYTHONPATH")])])
 )
 from deeplinear.pipeline.configuration import read_config_file, validate_config
 

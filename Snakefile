@@ -15,22 +15,45 @@ sys.path.insert(0, LIBRARY)
 os.environ.update(
     PYTHONPATH=os.pathsep.join([LIBRARY, *filter(None, [os.environ.get("PYTHONPATH")])])
 )
-from deeplinear.pipeline.configuration import read_config_file, validate_config
+from deeplinear.pipeline import preflight
+from deeplinear.pipeline.configuration import ConfigError, read_config_file
 
 min_version("9.0")
 
 
 # The repository's config.yaml is the default even when --directory points elsewhere;
-# --configfile/--config values are merged over it. Parsed here first so that a YAML error
-# names the file, line and column.
-read_config_file(Path(workflow.basedir) / "config.yaml")
+# --configfile/--config values are merged over it. Parsed here first, with limits, so that a
+# YAML error names the file, line and column.
+DEFAULT_CONFIG = Path(workflow.basedir) / "config.yaml"
+try:
+    read_config_file(DEFAULT_CONFIG)
+except ConfigError as error:
+    raise ConfigError(
+        str(error)
+    ) from None  # one line: the message, not the library's stack
 
 
-configfile: Path(workflow.basedir) / "config.yaml"
+configfile: DEFAULT_CONFIG
 
 
-# The schema is assembled from the registry: global keys plus each paper's config.schema.yaml.
-validate_config(config, source="config.yaml and --configfile/--config overrides")
+# Every --configfile read again with limits, the schema (global keys plus each paper's
+# config.schema.yaml) and the papers' cross-field checks: a bad config stops here, before any job.
+try:
+    JOBS = preflight.check_config(
+        config,
+        workflow.overwrite_configfiles,
+        source="config.yaml and --configfile/--config overrides",
+    )
+except ConfigError as error:
+    raise ConfigError(str(error)) from None
+
+
+# Once the jobs to run are known (not in dry runs): their memory and total time, from the cost model.
+onstart:
+    try:
+        preflight.check_workflow_jobs(workflow, config)
+    except ConfigError as error:
+        raise ConfigError(str(error)) from None
 
 
 report: "workflow/report/workflow.rst"

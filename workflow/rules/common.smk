@@ -1,8 +1,8 @@
 # Shared definitions: the job table built from the validated config, path patterns, wildcard
 # constraints and the input functions the rules use. All logic lives in the deeplinear package.
+# JOBS, the job table, is built (and checked) by the Snakefile's preflight before this file.
 from deeplinear.pipeline import jobs, registry
 
-JOBS = jobs.job_table(config)
 PAPERS = jobs.papers_in(config)
 
 

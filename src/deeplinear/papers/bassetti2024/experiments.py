@@ -104,6 +104,16 @@ def _check(section: Mapping[str, Any], experiment: str) -> None:
         )
     if section["n_samples"] < 10 * N_BATCHES:
         raise ValueError(f"{KEY}.{experiment}.n_samples must be at least {10 * N_BATCHES}")
+    if section["outputs"] < 2:
+        raise ValueError(
+            f"{KEY}.{experiment}.outputs must be >= 2: claim B3 tests the joint law of two outputs "
+            "(uncorrelated but dependent)"
+        )
+    if experiment == "proportional" and 0 not in section["ratios"]:
+        raise ValueError(
+            f"{KEY}.proportional.ratios ({section['ratios']}) must contain 0: claim B6 tests the Gaussian "
+            "limit at fixed depth (a = L/N = 0)"
+        )
 
 
 def per_width_cases(experiment: str):

@@ -47,6 +47,12 @@ def imbalance_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             f"{KEY}.imbalance.balanced_like ({section['balanced_like']}) must index inits "
             f"(0..{len(section['inits']) - 1})"
         )
+    factors = section["lr_factors"]
+    if len(factors) < 2 or max(factors) != 1.0:
+        raise ValueError(
+            f"{KEY}.imbalance.lr_factors ({factors}) must hold 1.0 as its largest factor and at least one smaller "
+            "one: claims M1, M3 and M6 read the paper's step (factor 1), M2 compares it with a smaller step"
+        )
     for factor in section["lr_factors"]:
         steps = section["time"] / (section["lr"] * factor)
         if abs(steps - round(steps)) > 1e-6 * steps:
@@ -127,19 +133,29 @@ def implicit_bias_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]
     """The exact reduction: one job for every width (every (width, seed, alpha) run is one member
     of a single batched GD in ``r + m_out`` hidden coordinates)."""
     _check_dims(section, "implicit_bias")
-    if min(section["widths"]) < section["n_samples"] + section["output_dim"]:
-        raise ValueError(
-            f"{KEY}.implicit_bias.widths must be >= n_samples + output_dim "
-            f"({section['n_samples'] + section['output_dim']}): the reduction keeps r + m_out hidden coordinates"
-        )
+    _check_widths(section)
     params = {k: v for k, v in section.items() if k not in BRUTE_KEYS}
     params["widths"] = sorted(set(section["widths"]) | set(section["brute_force_widths"]))
     return {"all": params}
 
 
+def _check_widths(section: Mapping[str, Any]) -> None:
+    """Every width list of the section (both methods run every width of both lists) holds only
+    widths ``h >= n + m_out``: the reduction keeps ``r + m_out`` hidden coordinates, and the rate
+    constant needs the ``(r + m_out)``-th eigenvalue of the ``h x h`` imbalance."""
+    least = section["n_samples"] + section["output_dim"]
+    for key in ("widths", "brute_force_widths"):
+        if min(section[key]) < least:
+            raise ValueError(
+                f"{KEY}.implicit_bias.{key} ({section[key]}) must all be >= n_samples + output_dim ({least}): "
+                "the reduction keeps r + m_out hidden coordinates"
+            )
+
+
 def implicit_bias_brute_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Brute force (the cross-check): one job per brute-force width, ``brute_force_seeds`` seeds."""
     _check_dims(section, "implicit_bias")
+    _check_widths(section)
     params = {k: v for k, v in section.items() if k not in ("widths", "brute_force_seeds")}
     params["n_seeds"] = section["brute_force_seeds"]
     return one_job_per(params, "brute_force_widths", "width", "h")

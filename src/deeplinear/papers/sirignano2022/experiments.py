@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from deeplinear.numerics import engine, seeding
 from deeplinear.numerics.seeding import Streams
 from deeplinear.paper_api import JobContext, JobCost, one_job_per
+from deeplinear.papers.sirignano2022.about import KEY
 from deeplinear.papers.sirignano2022.theory import (
     activation,
     derivative_from_value,
@@ -102,13 +103,19 @@ def sgd(
 # ---- experiment (i): SGD against the random ODE -------------------------------------------------------
 
 
-def _check(section: Mapping[str, Any]) -> None:
+def _check(section: Mapping[str, Any], experiment: str) -> None:
     activation(section["activation"])  # refuses relu with the theorem's reason
+    if section["input_dim"] < 2 and section["n_train"] > 1:
+        raise ValueError(
+            f"{KEY}.{experiment}.input_dim must be >= 2 for n_train = {section['n_train']}: unit-norm inputs in one "
+            "dimension are +1 or -1, so the training points cannot have distinct directions and the limit "
+            "kernel A is singular (the theorem's convergence claims S5 need lambda_min(A) > 0)"
+        )
 
 
 def sgd_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """One job per width ``N``; all seeds of a width batched."""
-    _check(section)
+    _check(section, "sgd")
     return one_job_per(section, "widths", "width", "N")
 
 
@@ -178,7 +185,7 @@ def run_sgd(ctx: JobContext) -> xr.Dataset:
 
 def init_law_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """One job for every width of the init-law scan (each width costs milliseconds)."""
-    _check(section)
+    _check(section, "init_law")
     return {"all": dict(section)}
 
 

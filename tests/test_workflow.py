@@ -10,7 +10,7 @@ import shutil
 import pytest
 import yaml
 
-from conftest import SMOKE_CONFIG, run_snakemake, smoke_config, write_config
+from conftest import ROOT, SMOKE_CONFIG, run_snakemake, smoke_config, write_config
 from deeplinear.pipeline import dataset, jobs, registry
 
 pytestmark = pytest.mark.workflow
@@ -157,3 +157,28 @@ def test_publish_copies_a_papers_claims_figures_config_and_costs(smoke_run, tmp_
     assert commit in run and "| width_scaling/implicit_bias_brute/h_32 |" in run
     index = (out / "README.md").read_text()
     assert all(f"| {r['id']} |" in index for r in rows) and "duhu2019" not in index
+
+
+@pytest.mark.parametrize("with_metadata", [False, True])
+def test_results_copied_into_a_fresh_clone_plan_no_job(smoke_run, tmp_path, with_metadata):
+    """A results tree travels between clones, machines and cluster nodes of one commit: a fresh
+    clone's scripts are newer than the copied outputs (Snakemake's `code` trigger compared script
+    mtimes and replanned every job), and its checkout lies elsewhere."""
+    import time
+
+    clone = tmp_path / "elsewhere" / "clone"
+    clone.mkdir(parents=True)
+    time.sleep(1.1)  # the clone's files are strictly newer than every result
+    for name in ("Snakefile", "config.yaml", "environment.yml"):
+        shutil.copy(ROOT / name, clone / name)  # copy, not copy2: new mtimes, as a fresh clone has
+    for name in ("workflow", "src", "profiles"):
+        shutil.copytree(
+            ROOT / name, clone / name, copy_function=shutil.copy, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    work = tmp_path / "work"
+    work.mkdir()
+    for name in ("results", "figures", *([".snakemake"] if with_metadata else [])):
+        shutil.copytree(smoke_run / name, work / name, ignore=shutil.ignore_patterns("locks", "incomplete"))  # rsync -a
+    dry = run_snakemake(work, "-n", "--cores", "1", snakefile=clone / "Snakefile")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]

@@ -1,7 +1,7 @@
 # Shared definitions: the job table built from the validated config, path patterns, wildcard
 # constraints and the input functions the rules use. All logic lives in the deeplinear package.
 # JOBS, the job table, is built (and checked) by the Snakefile's preflight before this file.
-from deeplinear.pipeline import jobs, registry
+from deeplinear.pipeline import cluster_resources, jobs, registry
 
 PAPERS = jobs.papers_in(config)
 
@@ -36,6 +36,26 @@ def job_record(wildcards):
             )
         )
     return JOBS[key]
+
+
+# Each experiment job's expected time and memory (cost model), for its runtime and mem_mb.
+ESTIMATES = cluster_resources.job_estimates(config)
+
+
+def _estimate(wildcards):
+    return ESTIMATES[
+        "{}/{}/{}".format(wildcards.paper, wildcards.experiment, wildcards.case)
+    ]
+
+
+def job_runtime(wildcards, attempt):
+    """Walltime in minutes: the estimate with a margin, doubling on each retry."""
+    return cluster_resources.runtime_minutes(_estimate(wildcards), attempt)
+
+
+def job_mem_mb(wildcards, attempt):
+    """Memory in MB: the estimated peak with a margin, doubling on each retry."""
+    return cluster_resources.memory_mb(_estimate(wildcards), attempt)
 
 
 def job_params(wildcards):

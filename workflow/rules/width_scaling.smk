@@ -12,8 +12,9 @@ rule width_scaling:
         "../../environment.yml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
+        # from the cost model, growing on each retry (deeplinear.pipeline.cluster_resources)
+        mem_mb=job_mem_mb,
+        runtime=job_runtime,
         gpu=GPUS_PER_JOB,
     params:
         # every number the job uses, seen by Snakemake's params rerun trigger

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import html
 import json
+import re
 import shutil
 
 import pytest
@@ -118,6 +119,10 @@ def test_report_page_opens_with_the_claims_table_and_captions_each_figure_once(s
     assert table.count("<tr class=") == len(rows)
     for row in rows:
         assert f'id="claim-{html.escape(row["id"])}"' in table
+    for paper in FIGURES:
+        heading = re.search(rf'<h2>([^<]*)</h2>\s*<figure id="figure-{paper}-', page).group(1)
+        first_author = registry.paper(paper).title.split(",")[0].split(" ")[0]
+        assert heading.count(first_author) == 1, heading  # the author list once, not title + reference
     for paper, figures in FIGURES.items():
         for figure in figures:
             caption = registry.paper(paper).figures[figure].caption

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from deeplinear.numerics import run_status
+from deeplinear.numerics.progress import TargetProgress
 
 MetricsFn = Callable[[list[Tensor], Tensor], dict[str, Tensor]]
 
@@ -182,6 +182,17 @@ def loss_and_gradients(
     return loss, _materialise(factors), beta
 
 
+def _running(active: Tensor, loss0: Tensor, loss: Tensor, target) -> tuple[np.ndarray, ...]:
+    """``loss(0)``, ``loss`` and the target of the running members (for the progress bar; no
+    target: the fraction of the step cap)."""
+    run = active.cpu().numpy()
+    first, now = loss0.cpu().numpy()[run], loss.cpu().numpy()[run]
+    if target is None:
+        return first, now, first
+    goal = np.broadcast_to(torch.as_tensor(target).cpu().numpy(), run.shape)[run]
+    return first, now, goal
+
+
 def train(
     weights: Sequence[Tensor],
     data: Regression,
@@ -254,13 +265,7 @@ def train(
     loss0: Tensor | None = None
     records: dict[str, list[Tensor]] = {}
     logged: list[int] = []
-    bar = tqdm(
-        total=steps,
-        desc=progress if isinstance(progress, str) else "GD",
-        disable=not progress,
-        mininterval=2.0,
-        unit="step",
-    )
+    bar = TargetProgress(steps, progress, "GD")
 
     def record(step: int, loss: Tensor, factors: list, beta: Tensor) -> None:
         values = {"loss": loss, "grad_norm_sq": sum(factored_norm_sq(a, b) for a, b in factors)}
@@ -314,9 +319,8 @@ def train(
                 w.sub_(right, alpha=lr_i)
             else:
                 w.baddbmm_(left, right, alpha=-lr_i)
-        if step % 512 == 0:
-            bar.update(min(512, steps - bar.n))
-    bar.update(steps - bar.n)
+        if step % 512 == 0 and bar.enabled:
+            bar.update(step, *_running(active, loss0, loss, target))
     bar.close()
 
     status = torch.full((n_members,), run_status.CAPPED, dtype=torch.int8)

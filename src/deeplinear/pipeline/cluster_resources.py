@@ -27,7 +27,9 @@ MEM_MARGIN = 1.5
 MEM_FLOOR_MB = 1000
 
 
-def job_estimates(config: Mapping[str, Any], calibration: Mapping[str, Any] | None = None) -> dict[str, cost.JobEstimate]:
+def job_estimates(
+    config: Mapping[str, Any], calibration: Mapping[str, Any] | None = None
+) -> dict[str, cost.JobEstimate]:
     """``paper/experiment/case -> JobEstimate`` for every experiment job of ``config``."""
     calibration = calibration or cost.read_calibration()
     return {e.name: e for e in cost.estimate_jobs(config, calibration) if e.rule not in cost.POST_RULES}
@@ -36,9 +38,9 @@ def job_estimates(config: Mapping[str, Any], calibration: Mapping[str, Any] | No
 def runtime_minutes(estimate: cost.JobEstimate, attempt: int = 1) -> int:
     """Walltime to request, in minutes (module doc)."""
     minutes = max(RUNTIME_FLOOR_MIN, RUNTIME_MARGIN * estimate.seconds / 60)
-    return int(math.ceil(minutes * 2 ** (attempt - 1)))
+    return math.ceil(minutes * 2 ** (attempt - 1))
 
 
 def memory_mb(estimate: cost.JobEstimate, attempt: int = 1) -> int:
     """Memory to request, in MB (module doc)."""
-    return int(math.ceil(max(MEM_FLOOR_MB, MEM_MARGIN * estimate.peak_mb) * 2 ** (attempt - 1)))
+    return math.ceil(max(MEM_FLOOR_MB, MEM_MARGIN * estimate.peak_mb) * 2 ** (attempt - 1))

@@ -26,9 +26,9 @@ h1 { font-size: 1.6em; } h2 { font-size: 1.3em; margin-top: 2em; border-bottom: 
 table { border-collapse: collapse; font-size: 0.9em; width: 100%; table-layout: fixed; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top;
          overflow-wrap: anywhere; }
-col.id { width: 9%; } col.paper { width: 10%; } col.verdict { width: 6%; } col.num { width: 8%; }
-col.tol { width: 22%; } col.text { width: 37%; }
-th { background: #f0f0f0; position: sticky; top: 0; }
+col.id { width: 9%; } col.paper { width: 10%; } col.verdict { width: 8%; } col.num { width: 8%; }
+col.tol { width: 22%; } col.text { width: 35%; }
+th { background: #f0f0f0; position: sticky; top: 0; overflow-wrap: normal; }
 td.num { font-variant-numeric: tabular-nums; }
 tr.pass td.verdict { background: #dff0d8; color: #1e5b1e; font-weight: bold; }
 tr.fail td.verdict { background: #f2dede; color: #8a1f1f; font-weight: bold; }
@@ -175,7 +175,7 @@ def make_report(
     titles = {}
     for key in dict.fromkeys(e.paper for e in entries):
         paper = registry.paper(key)
-        titles[key] = f"{paper.title} ({paper.reference})"
+        titles[key] = paper.reference  # authors, title, venue: the authors once
     commit, dirty = git_state(repo_dir)
     provenance = f"Scale: {scale}. Code: git commit {commit}" + (
         " with uncommitted changes." if dirty == "true" else "."

@@ -37,9 +37,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from deeplinear.numerics.krylov_deep import EigenProblem
+from deeplinear.numerics.progress import TargetProgress
 from deeplinear.numerics.run_status import CAPPED, CONVERGED, DIVERGED
 
 
@@ -286,7 +286,7 @@ def train_cells(
     c, lr_live = chains, lr.astype(np.float64).copy()
     loss0 = loss_and_gradients(c, data)[0]
     thresholds = loss0[:, None] * eps[None, :]
-    bar = tqdm(total=max_steps, disable=not progress, desc=progress or "narrow GD", mininterval=2.0, unit="step")
+    bar = TargetProgress(max_steps, progress, "narrow GD")
     t = 0
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging member leaves at the next check
         for t in range(max_steps + 1):
@@ -303,8 +303,8 @@ def train_cells(
                 if ids.size == 0 or t == max_steps:
                     break
             step(c, grads, lr_live)
-            if t % 1024 == 0:
-                bar.update(min(1024, max_steps - bar.n))
+            if t % 1024 == 0 and bar.enabled:
+                bar.update(t, loss0[ids], loss, thresholds[ids, -1])
     bar.close()
     return NarrowResult(hit, status, stop, loss0, t)
 
@@ -368,7 +368,7 @@ def train_logged(
     final_middle = chains.middle.copy()
     ids, c, lr_live = np.arange(E), chains, lr.astype(np.float64).copy()
     loss0 = None
-    bar = tqdm(total=max_steps, disable=not progress, desc=progress or "narrow GD", mininterval=2.0, unit="step")
+    bar = TargetProgress(max_steps, progress, "narrow GD")
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(max_steps + 1):
             loss, grads = loss_and_gradients(c, data)
@@ -394,7 +394,7 @@ def train_logged(
             if ids.size == 0:
                 break
             step(c, grads, lr_live)
-            if t % 1024 == 0:
-                bar.update(min(1024, max_steps - bar.n))
+            if t % 1024 == 0 and bar.enabled:
+                bar.update(t, loss0[ids], loss, loss0[ids] * eps[0])
     bar.close()
     return LoggedResult(loss_log, hit, status, stop, final_middle)

@@ -21,13 +21,13 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
+from deeplinear.atomic_files import atomic_path
 from deeplinear.numerics import stats
 from deeplinear.numerics.stats import LineFit, fit_line, loglog_slope  # noqa: F401 (re-exported)
 
@@ -69,11 +69,9 @@ def _json_number(value):
 def write_claims_json(claims: Sequence[Claim], path: str | Path) -> Path:
     """Write the records as a JSON list, atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     records = [{k: _json_number(v) for k, v in asdict(c).items()} for c in claims]
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(records, indent=2) + "\n")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(records, indent=2) + "\n")
     return path
 
 
@@ -100,14 +98,11 @@ def _csv_value(value) -> str:
 def write_claims_csv(claims: Iterable[Claim], path: str | Path) -> Path:
     """One row per claim, columns exactly the Claim fields, ``passed`` as ``true``/``false``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", newline="") as fh:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(CLAIM_FIELDS)
         for c in claims:
             writer.writerow([_csv_value(getattr(c, f)) for f in CLAIM_FIELDS])
-    os.replace(tmp, path)
     return path
 
 

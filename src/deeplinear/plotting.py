@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from deeplinear.atomic_files import atomic_path
 from deeplinear.numerics import run_status
 
 
@@ -40,13 +40,13 @@ def colors(n: int) -> list:
 
 def save_figure(fig, paths: list[str | Path]) -> None:
     """Save ``fig`` to each path (format from the suffix), atomically, then close it."""
-    for path in map(Path, paths):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-        metadata = PDF_METADATA if path.suffix == ".pdf" else PNG_METADATA if path.suffix == ".png" else None
-        fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata=metadata)
-        os.replace(tmp, path)
-    plt.close(fig)
+    try:
+        for path in map(Path, paths):
+            metadata = PDF_METADATA if path.suffix == ".pdf" else PNG_METADATA if path.suffix == ".png" else None
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, dpi=150, bbox_inches="tight", metadata=metadata)
+    finally:
+        plt.close(fig)
 
 
 def leave_out_diverged(ds):

@@ -8,7 +8,6 @@ with shuffle, CF-style ``long_name``/``units`` on every variable, provenance in 
 from __future__ import annotations
 
 import json
-import os
 import platform
 import socket
 import subprocess
@@ -20,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from deeplinear import NUMERICS_VERSION, __version__
+from deeplinear.atomic_files import atomic_path
 
 ENGINE = "netcdf4"
 COMPRESSION = {"zlib": True, "complevel": 4, "shuffle": True}
@@ -129,18 +129,13 @@ def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
     """
     check_cf_metadata(ds)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     encoding = {
         name: dict(COMPRESSION)
         for name, var in ds.variables.items()
         if var.dtype.kind in "fiu" and var.ndim > 0 and name not in ds.dims
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine=ENGINE, encoding=encoding, format="NETCDF4")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from deeplinear.atomic_files import atomic_path
 from deeplinear.claims import Claim, read_claims_json
 
 _STYLE = """
@@ -143,7 +144,8 @@ def write_report(
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     text = render_report(claims, figures, paper_titles=paper_titles, provenance=provenance)
-    output.write_text(text, encoding="utf-8")
+    with atomic_path(output) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return output
 
 

@@ -78,3 +78,43 @@ def test_init_kurtosis_formula_matches_sampling():
     g = rng.uniform(-1, 1, n) * np.tanh(rng.standard_normal((n, 3)) @ X[0])
     kurt = ((g - g.mean()) ** 4).mean() / g.var() ** 2 - 3
     assert abs(kurt - theory.init_excess_kurtosis(X, 1, "tanh")[0]) <= 4 * 1.5 * np.sqrt(24 / n)
+
+
+@pytest.mark.parametrize("act", ["tanh", "sigmoid"])
+@pytest.mark.parametrize("width", [7, 64])
+def test_compiled_kernel_follows_the_torch_loop_on_the_same_draws(act, width):
+    """The CPU kernel and the torch loop (the CUDA path) run the same SGD: over 4N steps from the
+    same draws and samples their outputs and weights agree to rounding (the two tanh differ in the
+    last bit; relative 1e-11 leaves room for its growth over the steps)."""
+    from deeplinear.papers.sirignano2022 import sgd_kernel
+
+    streams = Streams(P["base_seed"], about.KEY)
+    X, y = experiments.make_data({**P, "n_train": 4}, streams)
+    C0, W0 = experiments.init_params(5, width, 3, streams, "init")
+    steps = 4 * width
+    samples = torch.randint(0, 4, (5, steps), generator=torch.Generator().manual_seed(3))
+    log_steps = np.array([0, steps // 3, steps])
+    C_t, W_t = torch.as_tensor(C0).clone(), torch.as_tensor(W0).clone()
+    ref = experiments.sgd(C_t, W_t, torch.as_tensor(X), torch.as_tensor(y), samples, 20.0, act, log_steps)
+    C, W = C0.copy(), W0.copy()
+    new = sgd_kernel.sgd(C, W, X, y, samples.numpy(), 20.0, act, log_steps)
+    np.testing.assert_allclose(new["h"], ref["h"], rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(C, C_t.numpy(), rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(W, W_t.numpy(), rtol=1e-11, atol=1e-13)
+    assert not np.allclose(C, C0)  # it trained
+
+
+def test_seed_blocks_do_not_change_a_seeds_trajectory(monkeypatch):
+    """Seeds run in cache-sized blocks; a seed's numbers do not depend on the block it is in."""
+    from deeplinear.papers.sirignano2022 import sgd_kernel
+
+    streams = Streams(P["base_seed"], about.KEY)
+    X, y = experiments.make_data({**P, "n_train": 4}, streams)
+    C0, W0 = experiments.init_params(6, 32, 3, streams, "init")
+    samples = np.random.default_rng(1).integers(0, 4, (6, 100))
+    runs = []
+    for cache in (1, sgd_kernel.CACHE_BYTES):  # one seed per block, then all six in one
+        monkeypatch.setattr(sgd_kernel, "CACHE_BYTES", cache)
+        C, W = C0.copy(), W0.copy()
+        runs.append(sgd_kernel.sgd(C, W, X, y, samples, 20.0, "tanh", np.array([0, 100]))["h"])
+    np.testing.assert_array_equal(runs[0], runs[1])

@@ -119,6 +119,25 @@ def sgd_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return one_job_per(section, "widths", "width", "N")
 
 
+def _train(ctx: JobContext, C0, W0, X_np, y_np, samples: Tensor, log_steps: np.ndarray):
+    """Final ``C``, ``W`` (numpy) and the logged outputs ``h`` (T, S, M): on the CPU by the compiled
+    kernel (:mod:`.sgd_kernel`), on a GPU by the torch loop :func:`sgd`; the same trajectories to
+    rounding."""
+    p = ctx.params
+    if ctx.device.type == "cpu":
+        from deeplinear.papers.sirignano2022 import sgd_kernel  # numba only where SGD runs
+
+        C, W = np.array(C0, dtype=np.float64), np.array(W0, dtype=np.float64)
+        rec = sgd_kernel.sgd(C, W, X_np, y_np, samples.numpy(), p["lr"], p["activation"], log_steps, ctx.progress_label)
+        return C, W, rec["h"]
+    C = torch.as_tensor(C0, dtype=ctx.dtype, device=ctx.device).clone()
+    W = torch.as_tensor(W0, dtype=ctx.dtype, device=ctx.device).clone()
+    X = torch.as_tensor(X_np, dtype=ctx.dtype, device=ctx.device)
+    y = torch.as_tensor(y_np, dtype=ctx.dtype, device=ctx.device)
+    rec = sgd(C, W, X, y, samples, p["lr"], p["activation"], log_steps, ctx.progress_label)
+    return C.cpu().numpy(), W.cpu().numpy(), rec["h"]
+
+
 def run_sgd(ctx: JobContext) -> xr.Dataset:
     """SGD for ``⌊TN⌋`` steps on every seed; ``h^N_t`` on the training set at logged times, the
     paired ODE solution from each run's own ``h^N_0``, the loss and the parameter movement."""
@@ -132,12 +151,7 @@ def run_sgd(ctx: JobContext) -> xr.Dataset:
     sample_rng = ctx.streams.rng("samples", N)
     gen = seeding.torch_generator(sample_rng, device)
     samples = torch.randint(0, p["n_train"], (S, max(steps, 1)), generator=gen, device=device)
-    C = torch.as_tensor(C0, dtype=ctx.dtype, device=device).clone()
-    W = torch.as_tensor(W0, dtype=ctx.dtype, device=device).clone()
-    X = torch.as_tensor(X_np, dtype=ctx.dtype, device=device)
-    y = torch.as_tensor(y_np, dtype=ctx.dtype, device=device)
-    rec = sgd(C, W, X, y, samples, p["lr"], act, log_steps, ctx.progress_label)
-    h = rec["h"]  # (T, S, M)
+    C, W, h = _train(ctx, C0, W0, X_np, y_np, samples, log_steps)
     times = log_steps / N
     A, sigma_g = limit_kernels(X_np, p["lr"], act)
     paired = ode_solution(A, y_np, h[0], times)  # (T, S, M)
@@ -152,14 +166,10 @@ def run_sgd(ctx: JobContext) -> xr.Dataset:
             loss[None],
             attrs("training loss (1/2M) sum_j (h_t(x_j) - y_j)^2"),
         ),
-        "c_movement": (
-            ("width", "seed"),
-            (C - torch.as_tensor(C0, device=device)).abs().amax(-1).cpu().numpy()[None],
-            attrs("max_i |C^i_T - C^i_0|"),
-        ),
+        "c_movement": (("width", "seed"), np.abs(C - C0).max(-1)[None], attrs("max_i |C^i_T - C^i_0|")),
         "w_movement": (
             ("width", "seed"),
-            (W - torch.as_tensor(W0, device=device)).norm(dim=-1).amax(-1).cpu().numpy()[None],
+            np.linalg.norm(W - W0, axis=-1).max(-1)[None],
             attrs("max_i ||W^i_T - W^i_0||"),
         ),
         "A": (("train", "train_"), A, attrs("limit kernel A (quadrature)", "1/time")),

@@ -108,3 +108,17 @@ def test_a_broken_claim_is_a_failed_record_and_a_family_gets_qualified_ids():
     assert "KeyError" in records[0].note and "no outcome" in records[3].note
     with pytest.raises(ValueError, match="duplicate"):
         claims.evaluate_claims("p", [family, family], {})
+
+
+def test_a_power_law_on_two_widths_is_a_two_point_slope_with_a_bootstrap_interval():
+    """Two widths give a slope and a seed-bootstrap interval, never NaN (the published S2/S3 were
+    NaN at N = 1000, 3162); it still fails when the exponent is wrong."""
+    rng = np.random.default_rng(7)
+    x = np.array([1000.0, 3162.0])
+    samples = x[:, None] ** -0.5 * rng.lognormal(0.0, 0.3, size=(2, 64))  # exponent -1/2, 30 % spread
+    fit = stats.bootstrap_loglog_slope(x, samples)
+    assert np.isfinite([fit.slope, fit.low, fit.high]).all() and fit.low < fit.slope < fit.high
+    assert fit.n_points == 2 and "two-point slope" in fit.describe()
+    assert claims.power_law(x, samples, -0.5, (-0.65, -0.35), source=claims.SOURCE_OURS).passed
+    tilted = samples * x[:, None] ** -0.3  # exponent -0.8
+    assert not claims.power_law(x, tilted, -0.5, (-0.65, -0.35), source=claims.SOURCE_OURS).passed

@@ -116,7 +116,9 @@ def test_fit_line_recovers_a_power_law():
     fit = claims.loglog_slope(x, 3.0 * x**-0.5)
     assert fit.slope == pytest.approx(-0.5, abs=1e-12)
     assert fit.r_squared == pytest.approx(1.0)
-    assert math.isnan(claims.loglog_slope([1, 2], [1, 2]).slope)  # too few points: NaN, not a crash
+    assert math.isnan(claims.loglog_slope([1], [1]).slope)  # too few points: NaN, not a crash
+    two = claims.loglog_slope([10, 1000], [1.0, 0.1])  # two points: the line through them
+    assert two.slope == pytest.approx(-0.5) and math.isnan(two.slope_se)
 
 
 def test_a_corrupt_dataset_names_the_file_and_the_command_that_rebuilds_it(tmp_path):

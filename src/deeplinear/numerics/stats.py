@@ -29,13 +29,19 @@ class LineFit:
 
 
 def fit_line(x: Sequence[float], y: Sequence[float]) -> LineFit:
-    """Ordinary least squares of ``y`` on ``x`` over the finite pairs (NaN fit below 3 points)."""
+    """Ordinary least squares of ``y`` on ``x`` over the finite pairs. Two points give the line
+    through them (its slope is well defined; its standard error and R^2 are NaN: an interval comes
+    from resampling, e.g. :func:`bootstrap_loglog_slope`); fewer than two, or one distinct ``x``,
+    give NaN."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
-    if x.size < 3:
+    if x.size < 2 or np.ptp(x) == 0:
         return LineFit(math.nan, math.nan, math.nan, math.nan)
+    if x.size == 2:
+        slope = float((y[1] - y[0]) / (x[1] - x[0]))
+        return LineFit(slope, float(y[0] - slope * x[0]), math.nan, math.nan)
     A = np.vstack([x, np.ones_like(x)]).T
     (slope, intercept), *_ = np.linalg.lstsq(A, y, rcond=None)
     resid = y - (slope * x + intercept)
@@ -62,11 +68,13 @@ class SlopeInterval:
     high: float
     slope_se: float
     n_boot: int
+    n_points: int = 0  # points in the fit (2: the line through two points, no OLS standard error)
 
     def describe(self, level: float = 0.95) -> str:
+        spread = "two-point slope, no OLS SE" if self.n_points == 2 else f"OLS SE {self.slope_se:.2g}"
         return (
             f"slope {self.slope:.3f}, {level:.0%} bootstrap CI [{self.low:.3f}, {self.high:.3f}] "
-            f"over seeds ({self.n_boot} resamples; OLS SE {self.slope_se:.2g})"
+            f"over seeds ({self.n_boot} resamples; {spread})"
         )
 
 
@@ -115,11 +123,12 @@ def bootstrap_loglog_slope(
     ok = np.isfinite(means).all(axis=1)
     xc = logx - logx.mean()
     slopes = ((means[ok] - means[ok].mean(axis=1, keepdims=True)) @ xc) / (xc @ xc)
+    n_points = int(np.isfinite(np.log(seed_mean(samples))).sum())
     if slopes.size == 0 or not np.isfinite(point.slope):
-        return SlopeInterval(point.slope, math.nan, math.nan, point.slope_se, n_boot)
+        return SlopeInterval(point.slope, math.nan, math.nan, point.slope_se, n_boot, n_points)
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(slopes, [tail, 100 - tail])
-    return SlopeInterval(point.slope, float(low), float(high), point.slope_se, n_boot)
+    return SlopeInterval(point.slope, float(low), float(high), point.slope_se, n_boot, n_points)
 
 
 def holm_rejections(p_values: Sequence[float], alpha: float) -> np.ndarray:

@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_papers.py --threads 2
 	$(BIN)/python tests/benchmarks/bench_krylov.py
 	$(BIN)/python tests/benchmarks/bench_krylov_deep.py
+	$(BIN)/python tests/benchmarks/bench_sirignano.py
 
 # Regenerate the lock and environment.yml from the current .venv (after changing a dependency).
 lock:

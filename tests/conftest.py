@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -40,6 +41,7 @@ def write_config(config: dict, path: Path) -> Path:
 #: The smoke overlay as a file for ``snakemake --configfile`` (written once per test session).
 SMOKE_CONFIG = Path(tempfile.mkdtemp(prefix="deeplinear-smoke-")) / "smoke.yaml"
 write_config(registry.smoke_config(), SMOKE_CONFIG)
+atexit.register(shutil.rmtree, SMOKE_CONFIG.parent, ignore_errors=True)
 
 
 @pytest.fixture

@@ -92,7 +92,7 @@ def check_before_start(
     hours = cost.wall_seconds(chosen, cores) / 3600
     if hours > config.get("long_run_hours", 1.0) and not config.get("confirm_long", False):
         raise ConfigError(
-            f"this run is estimated at {hours:.1f} h of wall time on {cores} cores ({len(chosen)} jobs, "
+            f"this run is estimated at {hours:.1f} h of wall time on {cores} cores or parallel jobs ({len(chosen)} jobs, "
             f"{sum(e.seconds for e in chosen) / 3600:.1f} CPU-hours; cost model calibrated on "
             f"{calibration['machine']}), above long_run_hours = {config.get('long_run_hours', 1.0)}. "
             "To run it anyway add `--config confirm_long=true`; `python -m deeplinear estimate` shows the costliest jobs"
@@ -110,7 +110,19 @@ def check_workflow_jobs(workflow, config: Mapping[str, Any]) -> None:
         "{paper}/{experiment}/{case}".format(**job.wildcards) for job in needrun if job.rule.name in KINDS
     ]
     counts = post_rule_counts(job.rule.name for job in needrun)
-    check_before_start(config, experiment_jobs, counts, workflow.cores, local=workflow.local_exec)
+    check_before_start(config, experiment_jobs, counts, _parallel_jobs(workflow), local=workflow.local_exec)
+
+
+def _parallel_jobs(workflow) -> int:
+    """How many jobs run at once: the cores of a local run, the ``--jobs`` of a cluster run (which
+    sets no cores), at least one."""
+    from snakemake.exceptions import WorkflowError
+
+    try:
+        slots = workflow.cores if workflow.local_exec else workflow.nodes
+    except WorkflowError:
+        slots = None
+    return max(1, int(slots)) if isinstance(slots, int | float) and slots < float("inf") else 1
 
 
 def post_rule_counts(rule_names: Iterable[str]) -> dict[str, int]:

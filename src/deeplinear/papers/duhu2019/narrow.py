@@ -291,6 +291,8 @@ def train_cells(
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging member leaves at the next check
         for t in range(max_steps + 1):
             loss, grads = loss_and_gradients(c, data)
+            if t % 1024 == 0 and bar.enabled:  # before this step's compaction: loss matches ids
+                bar.update(t, loss0[ids], loss, thresholds[ids, -1])
             fresh = (loss[:, None] <= thresholds[ids]) & (hit[ids] < 0)
             if fresh.any():
                 rows, cols = np.nonzero(fresh)
@@ -303,8 +305,6 @@ def train_cells(
                 if ids.size == 0 or t == max_steps:
                     break
             step(c, grads, lr_live)
-            if t % 1024 == 0 and bar.enabled:
-                bar.update(t, loss0[ids], loss, thresholds[ids, -1])
     bar.close()
     return NarrowResult(hit, status, stop, loss0, t)
 
@@ -374,6 +374,8 @@ def train_logged(
             loss, grads = loss_and_gradients(c, data)
             if loss0 is None:
                 loss0 = loss.copy()
+            if t % 1024 == 0 and bar.enabled:  # before this step's compaction: loss matches ids
+                bar.update(t, loss0[ids], loss, loss0[ids] * eps[0])
             bad = ~np.isfinite(loss) | (loss > divergence_factor * loss0[ids])
             fresh = (loss[:, None] <= loss0[ids, None] * eps[None, :]) & (hit[ids] < 0)
             if fresh.any():
@@ -394,7 +396,5 @@ def train_logged(
             if ids.size == 0:
                 break
             step(c, grads, lr_live)
-            if t % 1024 == 0 and bar.enabled:
-                bar.update(t, loss0[ids], loss, loss0[ids] * eps[0])
     bar.close()
     return LoggedResult(loss_log, hit, status, stop, final_middle)

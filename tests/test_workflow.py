@@ -187,3 +187,21 @@ def test_results_copied_into_a_fresh_clone_plan_no_job(smoke_run, tmp_path, with
     dry = run_snakemake(work, "-n", "--cores", "1", snakefile=clone / "Snakefile")
     assert dry.returncode == 0, dry.stderr[-3000:]
     assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
+
+
+def test_publish_refuses_datasets_from_different_numerics_versions(smoke_run, tmp_path):
+    from deeplinear.pipeline import publish
+
+    results = tmp_path / "results"
+    shutil.copytree(smoke_run / "results", results)
+    job = results / "width_scaling/min2021/imbalance/lr_factor_1.nc"
+    ds = dataset.read_dataset(job)
+    params = json.loads(ds.attrs["config_json"])
+    params["numerics_version"] = "2.1"  # a stale job from an older version
+    ds.attrs["config_json"] = json.dumps(params)
+    dataset.write_dataset(ds, job)
+    args = (["min2021"], smoke_config(), results, smoke_run / "figures", tmp_path / "out", "snakemake -c2")
+    with pytest.raises(ValueError, match=r"different numerics versions \(.*2\.1 \(1 jobs\)"):
+        publish.publish(*args)
+    publish.publish(*args, allow_mixed=True)
+    assert "(MIXED: published with --allow-mixed)" in (tmp_path / "out/min2021/RUN.md").read_text()

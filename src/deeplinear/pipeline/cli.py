@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--figures", default="figures")
     pub.add_argument("--command", dest="run_command", default="snakemake --cores 2", help="the command that ran")
     pub.add_argument("--note", default="", help="a paragraph for RUN.md (what was left out and why)")
+    pub.add_argument(
+        "--allow-mixed", action="store_true", help="publish datasets from different numerics versions (RUN.md says so)"
+    )
     pub.add_argument("-o", "--output", required=True)
     run = sub.add_parser("run", help="run one experiment job", parents=[config_opts])
     run.add_argument("paper")
@@ -146,7 +149,14 @@ def _run_publish(args: argparse.Namespace) -> None:
 
     config = _config_of(args)
     for folder in publish.publish(
-        args.papers, config, args.results, args.figures, args.output, args.run_command, args.note
+        args.papers,
+        config,
+        args.results,
+        args.figures,
+        args.output,
+        args.run_command,
+        args.note,
+        allow_mixed=args.allow_mixed,
     ):
         print(f"wrote {folder}")
 

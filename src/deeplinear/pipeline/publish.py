@@ -17,6 +17,7 @@ at a time.
 from __future__ import annotations
 
 import csv
+import json
 import platform
 import shutil
 from collections.abc import Mapping, Sequence
@@ -50,14 +51,17 @@ def _provenance(results: Path, paper: str) -> dict[str, str]:
     attrs = dataset.read_dataset(combined[0]).attrs
     keys = ("torch_version", "numpy_version", "python_version", "device")
     out = {k: str(attrs.get(k, "unknown")) for k in keys}
-    commits, dirty = collections.Counter(), set()
+    commits, dirty, versions = collections.Counter(), set(), collections.Counter()
     for kind in registry.KINDS:
         for nc in (results / kind / paper).glob("*/*.nc"):
             job = dataset.read_dataset(nc).attrs
             commits[str(job.get("git_commit", "unknown"))] += 1
             dirty.add(str(job.get("git_dirty", "unknown")))
+            versions[str(json.loads(job.get("config_json", "{}")).get("numerics_version", "unknown"))] += 1
     out["git_commit"] = ", ".join(f"{c} ({n} jobs)" for c, n in commits.most_common()) or "unknown"
     out["git_dirty"] = ", ".join(sorted(dirty)) or "unknown"
+    out["numerics_versions"] = ", ".join(f"{v} ({n} jobs)" for v, n in versions.most_common()) or "unknown"
+    out["mixed_versions"] = str(len(versions) > 1)
     return out
 
 
@@ -68,10 +72,27 @@ def _claims_rows(claims_csv: Path, paper: str) -> tuple[list[str], list[dict[str
 
 
 def publish_paper(
-    paper: str, config: Mapping[str, Any], results: Path, figures: Path, out: Path, command: str, note: str = ""
+    paper: str,
+    config: Mapping[str, Any],
+    results: Path,
+    figures: Path,
+    out: Path,
+    command: str,
+    note: str = "",
+    *,
+    allow_mixed: bool = False,
 ) -> Path:
-    """Write the record of one paper (see the module doc); returns its folder."""
+    """Write the record of one paper (see the module doc); returns its folder. Datasets made by
+    different numerics versions (the paper's or the shared one) are refused unless ``allow_mixed``,
+    and then RUN.md says which jobs came from which version."""
     spec = registry.paper(paper)
+    prov = _provenance(results, paper)
+    if prov["mixed_versions"] == "True" and not allow_mixed:
+        raise ValueError(
+            f"{paper}: the datasets under {results} come from different numerics versions "
+            f"({prov['numerics_versions']}); rerun the stale jobs (Snakemake reruns them, the version is a "
+            "param) or pass --allow-mixed to publish them anyway, said in RUN.md"
+        )
     folder = out / paper
     folder.mkdir(parents=True, exist_ok=True)
     fields, rows = _claims_rows(results / "claims.csv", paper)
@@ -86,13 +107,20 @@ def publish_paper(
     used = {k: config[k] for k in ("scale", "base_seed", "device")}
     used[paper] = {config["scale"]: config[paper][config["scale"]]}
     (folder / "config.yaml").write_text(yaml.safe_dump(used, sort_keys=False))
-    prov = _provenance(results, paper)
     jobs = _job_records(results, paper)
+    (folder / "RUN.md").write_text(_run_md(spec, config["scale"], prov, jobs, rows, command, note))
+    return folder
+
+
+def _run_md(spec, scale: str, prov: Mapping[str, str], jobs: list, rows: list, command: str, note: str) -> str:
+    """RUN.md of one paper's record: provenance, command, machine, claims count, per-job costs."""
     lines = [
-        f"# {spec.title}: {config['scale']}-scale run",
+        f"# {spec.title}: {scale}-scale run",
         "",
         f"- Reference: {spec.reference}",
         f"- Code: git commit {prov['git_commit']} (uncommitted changes: {prov['git_dirty']})",
+        f"- Numerics versions: {prov['numerics_versions']}"
+        + (" (MIXED: published with --allow-mixed)" if prov["mixed_versions"] == "True" else ""),
         f"- Command: `{command}`",
         f"- Machine: {platform.machine()}, device {prov['device']}; Python {prov['python_version']}, "
         f"torch {prov['torch_version']}, numpy {prov['numpy_version']}",
@@ -109,8 +137,7 @@ def publish_paper(
     ]
     if note:
         lines += ["## Note", "", note, ""]
-    (folder / "RUN.md").write_text("\n".join(lines))
-    return folder
+    return "\n".join(lines)
 
 
 def write_index(out: Path) -> Path:
@@ -161,8 +188,13 @@ def publish(
     out: Path,
     command: str,
     note: str = "",
+    *,
+    allow_mixed: bool = False,
 ) -> list[Path]:
     """Publish each named paper's record (with ``note`` in its RUN.md) and rewrite the index."""
-    folders = [publish_paper(p, config, Path(results), Path(figures), Path(out), command, note) for p in papers]
+    folders = [
+        publish_paper(p, config, Path(results), Path(figures), Path(out), command, note, allow_mixed=allow_mixed)
+        for p in papers
+    ]
     write_index(Path(out))
     return folders

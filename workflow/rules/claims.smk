@@ -15,6 +15,9 @@ rule paper_claims:
     conda:
         "../../environment.yml"
     threads: 1
+    params:
+        # a revised claim is rechecked on cached datasets (the source's hash, not its mtime)
+        code=lambda wildcards: jobs.claims_code_fingerprint(wildcards.paper),
     script:
         "../scripts/check_claims.py"
 

@@ -129,6 +129,24 @@ def check_paper_claims(paper_key: str, inputs: Mapping[str, str | Path], output:
     return records
 
 
+def claims_code_fingerprint(paper_key: str) -> str:
+    """A hash of the source the claims of ``paper_key`` are computed by: the paper's package, the
+    claims vocabulary and the statistics. It is a param of the claims rule, so a revised claim is
+    rechecked on the cached datasets (claims jobs cost seconds), whatever clone or machine runs it."""
+    import hashlib
+    import importlib
+
+    from deeplinear import claims as vocabulary
+    from deeplinear.numerics import stats
+
+    package = Path(importlib.import_module(registry.PAPER_MODULES[paper_key]).__file__).parent
+    files = [*sorted(package.rglob("*.py")), Path(vocabulary.__file__), Path(stats.__file__)]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def gather_claims(inputs: Sequence[str | Path], output: str | Path) -> list[claims.Claim]:
     """Concatenate per-paper claim JSON files into one CSV table."""
     records = [c for path in inputs for c in claims.read_claims_json(path)]

@@ -136,3 +136,20 @@ def test_finite_width_approaches_the_limit_at_rate_m_to_minus_half(problem):
         sup[m] = np.linalg.norm(res.metrics["beta"] - limit[:, None], axis=(-2, -1)).max(0)
     ratio = sup[64].mean() / sup[256].mean()
     assert 1.5 <= ratio <= 2.7, ratio
+
+
+def test_c3_is_a_z_family_that_detects_a_few_percent_of_bias():
+    """C3 passes on draws with mean exactly 1 (the identity) and fails on a 5 % bias, which the old
+    +-15 % band let through: 12 widths x 256 seeds and a spread of about 0.41, as at the default
+    scale (pooled SE about 0.0075, so 5 % is about 6.7 SE against Holm's 3.4)."""
+    import xarray as xr
+
+    from deeplinear.papers.chizat2022.claims import c3
+
+    rng = np.random.default_rng(5)
+    widths = [int(10 ** (2 + k / 2)) for k in range(12)]
+    draws = rng.chisquare(12, size=(len(widths), 256)) / 12  # mean 1, standard deviation 0.41
+    for factor, passes in ((1.0, True), (1.05, False)):
+        ds = xr.Dataset({"init_norm_ratio": (("width", "seed"), factor * draws)}, coords={"width": widths})
+        outcome = c3.compute({"finite_width": ds})
+        assert outcome.passed is passes, (factor, outcome)

@@ -205,3 +205,36 @@ def test_publish_refuses_datasets_from_different_numerics_versions(smoke_run, tm
         publish.publish(*args)
     publish.publish(*args, allow_mixed=True)
     assert "(MIXED: published with --allow-mixed)" in (tmp_path / "out/min2021/RUN.md").read_text()
+
+
+def test_a_revised_claim_is_rechecked_on_the_cached_datasets(smoke_run, tmp_path):
+    """The claims rule carries a hash of the claims' source: editing one paper's claims reruns that
+    paper's claim check (and the tables after it), no experiment job."""
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    for name in ("Snakefile", "config.yaml", "environment.yml"):
+        shutil.copy2(ROOT / name, clone / name)
+    for name in ("workflow", "src", "profiles"):
+        shutil.copytree(ROOT / name, clone / name, ignore=shutil.ignore_patterns("__pycache__"))
+    claims_py = clone / "src/deeplinear/papers/min2021/claims.py"
+    claims_py.write_text(claims_py.read_text() + "\n# a revised claim\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    for name in ("results", "figures", ".snakemake"):
+        shutil.copytree(smoke_run / name, work / name, ignore=shutil.ignore_patterns("locks", "incomplete"))
+    dry = run_snakemake(work, "-n", "--cores", "1", "--quiet", "rules", snakefile=clone / "Snakefile")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert _job_stats(dry.stdout) == {"paper_claims": 1, "claims_table": 1, "report_page": 1, "all": 1}, dry.stdout
+
+
+def _job_stats(output: str) -> dict[str, int]:
+    """The first 'Job stats' table of Snakemake's output: rule -> planned jobs."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("job ") and "count" in line) + 2
+    table = {}
+    for line in lines[start:]:
+        name, count = line.split()
+        if name == "total":
+            return table
+        table[name] = int(count)
+    return table

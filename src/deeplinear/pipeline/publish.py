@@ -21,6 +21,7 @@ import json
 import platform
 import shutil
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,23 +72,27 @@ def _claims_rows(claims_csv: Path, paper: str) -> tuple[list[str], list[dict[str
         return list(reader.fieldnames or []), [row for row in reader if row["paper"] == paper]
 
 
-def publish_paper(
-    paper: str,
-    config: Mapping[str, Any],
-    results: Path,
-    figures: Path,
-    out: Path,
-    command: str,
-    note: str = "",
-    *,
-    allow_mixed: bool = False,
-) -> Path:
+@dataclass(frozen=True)
+class FinishedRun:
+    """What a record is made from: the run's config, its results and figures folders, the command
+    that ran it, a note for RUN.md, and whether datasets of mixed numerics versions may be published."""
+
+    config: Mapping[str, Any]
+    results: Path
+    figures: Path
+    command: str
+    note: str = ""
+    allow_mixed: bool = False
+
+
+def publish_paper(paper: str, run: FinishedRun, out: Path) -> Path:
     """Write the record of one paper (see the module doc); returns its folder. Datasets made by
-    different numerics versions (the paper's or the shared one) are refused unless ``allow_mixed``,
-    and then RUN.md says which jobs came from which version."""
+    different numerics versions (the paper's or the shared one) are refused unless
+    ``run.allow_mixed``, and then RUN.md says which jobs came from which version."""
+    config, results, figures = run.config, run.results, run.figures
     spec = registry.paper(paper)
     prov = _provenance(results, paper)
-    if prov["mixed_versions"] == "True" and not allow_mixed:
+    if prov["mixed_versions"] == "True" and not run.allow_mixed:
         raise ValueError(
             f"{paper}: the datasets under {results} come from different numerics versions "
             f"({prov['numerics_versions']}); rerun the stale jobs (Snakemake reruns them, the version is a "
@@ -108,7 +113,7 @@ def publish_paper(
     used[paper] = {config["scale"]: config[paper][config["scale"]]}
     (folder / "config.yaml").write_text(yaml.safe_dump(used, sort_keys=False))
     jobs = _job_records(results, paper)
-    (folder / "RUN.md").write_text(_run_md(spec, config["scale"], prov, jobs, rows, command, note))
+    (folder / "RUN.md").write_text(_run_md(spec, config["scale"], prov, jobs, rows, run.command, run.note))
     return folder
 
 
@@ -192,9 +197,7 @@ def publish(
     allow_mixed: bool = False,
 ) -> list[Path]:
     """Publish each named paper's record (with ``note`` in its RUN.md) and rewrite the index."""
-    folders = [
-        publish_paper(p, config, Path(results), Path(figures), Path(out), command, note, allow_mixed=allow_mixed)
-        for p in papers
-    ]
+    run = FinishedRun(config, Path(results), Path(figures), command, note, allow_mixed)
+    folders = [publish_paper(p, run, Path(out)) for p in papers]
     write_index(Path(out))
     return folders

@@ -8,8 +8,6 @@ what a method needs, and runs that would exhaust the machine or run for days una
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import yaml
 
@@ -29,10 +27,9 @@ def alias_bomb(levels: int = 9, fan: int = 9) -> str:
 def test_an_alias_bomb_is_refused_in_milliseconds_naming_the_file(tmp_path):
     path = tmp_path / "bomb.yaml"
     path.write_text(alias_bomb())
-    start = time.perf_counter()
+    # refused while composing, by counting aliases: nothing is expanded (unguarded, the run hung)
     with pytest.raises(ConfigError, match=r"bomb\.yaml, line \d+: more than 64 YAML aliases"):
         configuration.read_config_file(path)
-    assert time.perf_counter() - start < 5  # the unguarded run hung for minutes; a wide margin
 
 
 def test_a_few_aliases_that_expand_past_the_value_cap_are_refused(tmp_path):
@@ -155,13 +152,11 @@ def test_a_local_job_estimated_past_the_memory_limit_is_refused():
 
 
 @pytest.mark.workflow
-def test_snakemake_stops_a_bad_config_in_seconds_with_a_short_message(tmp_path):
+def test_snakemake_stops_a_bad_config_with_a_short_message(tmp_path):
     bomb = tmp_path / "bomb.yaml"
     bomb.write_text(alias_bomb())
-    start = time.perf_counter()
-    result = run_snakemake(tmp_path / "w", "-n", configfile=bomb, timeout=300)
+    result = run_snakemake(tmp_path / "w", "-n", configfile=bomb, timeout=300)  # a hang fails here
     assert result.returncode != 0
-    assert time.perf_counter() - start < 60
     said = (result.stdout + result.stderr).strip().splitlines()
     assert any("bomb.yaml, line" in line and "aliases" in line for line in said), said
     assert len(said) <= 12, said

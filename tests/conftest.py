@@ -44,6 +44,33 @@ write_config(registry.smoke_config(), SMOKE_CONFIG)
 atexit.register(shutil.rmtree, SMOKE_CONFIG.parent, ignore_errors=True)
 
 
+#: What a checkout needs to run the workflow (the rest of the repository is tests and records).
+CHECKOUT = ("Snakefile", "config.yaml", "environment.yml", "workflow", "src", "profiles")
+
+
+def copy_checkout(dest: Path, *, fresh_mtimes: bool = False) -> Path:
+    """A copy of the workflow's code at ``dest`` (another clone, elsewhere). ``fresh_mtimes`` gives
+    every file a new modification time, as a fresh ``git clone`` has; otherwise times are kept."""
+    copy = shutil.copy if fresh_mtimes else shutil.copy2
+    dest.mkdir(parents=True)
+    for name in CHECKOUT:
+        if (ROOT / name).is_dir():
+            ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+            shutil.copytree(ROOT / name, dest / name, copy_function=copy, ignore=ignore)
+        else:
+            copy(ROOT / name, dest / name)
+    return dest
+
+
+def copy_results(run: Path, dest: Path, *, metadata: bool = True) -> Path:
+    """A finished run's results and figures (and Snakemake's ``.snakemake`` metadata) copied to
+    ``dest`` with their times, as ``rsync -a`` copies them."""
+    dest.mkdir(parents=True)
+    for name in ("results", "figures", *([".snakemake"] if metadata else [])):
+        shutil.copytree(run / name, dest / name, ignore=shutil.ignore_patterns("locks", "incomplete"))
+    return dest
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)

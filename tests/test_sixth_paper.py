@@ -21,7 +21,7 @@ import pytest
 import yaml
 from test_import_layers import violations
 
-from conftest import ROOT, run_snakemake, write_config
+from conftest import ROOT, copy_checkout, run_snakemake, write_config
 
 pytestmark = pytest.mark.workflow
 
@@ -47,13 +47,7 @@ def add_toy_paper(repo: Path) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
-    copy = tmp_path_factory.mktemp("sixth") / "repo"
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    copy.mkdir()
-    for name in ("Snakefile", "config.yaml", "environment.yml"):
-        shutil.copy2(ROOT / name, copy / name)
-    for name in ("src", "workflow", "profiles"):
-        shutil.copytree(ROOT / name, copy / name, ignore=ignore)
+    copy = copy_checkout(tmp_path_factory.mktemp("sixth") / "repo")
     add_toy_paper(copy)
     return copy
 

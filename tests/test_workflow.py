@@ -11,7 +11,7 @@ import shutil
 import pytest
 import yaml
 
-from conftest import ROOT, SMOKE_CONFIG, run_snakemake, smoke_config, write_config
+from conftest import SMOKE_CONFIG, copy_checkout, copy_results, run_snakemake, smoke_config, write_config
 from deeplinear.pipeline import dataset, jobs, registry
 
 pytestmark = pytest.mark.workflow
@@ -171,19 +171,9 @@ def test_results_copied_into_a_fresh_clone_plan_no_job(smoke_run, tmp_path, with
     mtimes and replanned every job), and its checkout lies elsewhere."""
     import time
 
-    clone = tmp_path / "elsewhere" / "clone"
-    clone.mkdir(parents=True)
     time.sleep(1.1)  # the clone's files are strictly newer than every result
-    for name in ("Snakefile", "config.yaml", "environment.yml"):
-        shutil.copy(ROOT / name, clone / name)  # copy, not copy2: new mtimes, as a fresh clone has
-    for name in ("workflow", "src", "profiles"):
-        shutil.copytree(
-            ROOT / name, clone / name, copy_function=shutil.copy, ignore=shutil.ignore_patterns("__pycache__")
-        )
-    work = tmp_path / "work"
-    work.mkdir()
-    for name in ("results", "figures", *([".snakemake"] if with_metadata else [])):
-        shutil.copytree(smoke_run / name, work / name, ignore=shutil.ignore_patterns("locks", "incomplete"))  # rsync -a
+    clone = copy_checkout(tmp_path / "elsewhere" / "clone", fresh_mtimes=True)
+    work = copy_results(smoke_run, tmp_path / "work", metadata=with_metadata)
     dry = run_snakemake(work, "-n", "--cores", "1", snakefile=clone / "Snakefile")
     assert dry.returncode == 0, dry.stderr[-3000:]
     assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
@@ -210,18 +200,10 @@ def test_publish_refuses_datasets_from_different_numerics_versions(smoke_run, tm
 def test_a_revised_claim_is_rechecked_on_the_cached_datasets(smoke_run, tmp_path):
     """The claims rule carries a hash of the claims' source: editing one paper's claims reruns that
     paper's claim check (and the tables after it), no experiment job."""
-    clone = tmp_path / "clone"
-    clone.mkdir()
-    for name in ("Snakefile", "config.yaml", "environment.yml"):
-        shutil.copy2(ROOT / name, clone / name)
-    for name in ("workflow", "src", "profiles"):
-        shutil.copytree(ROOT / name, clone / name, ignore=shutil.ignore_patterns("__pycache__"))
+    clone = copy_checkout(tmp_path / "clone")
     claims_py = clone / "src/deeplinear/papers/min2021/claims.py"
     claims_py.write_text(claims_py.read_text() + "\n# a revised claim\n")
-    work = tmp_path / "work"
-    work.mkdir()
-    for name in ("results", "figures", ".snakemake"):
-        shutil.copytree(smoke_run / name, work / name, ignore=shutil.ignore_patterns("locks", "incomplete"))
+    work = copy_results(smoke_run, tmp_path / "work")
     dry = run_snakemake(work, "-n", "--cores", "1", "--quiet", "rules", snakefile=clone / "Snakefile")
     assert dry.returncode == 0, dry.stderr[-3000:]
     assert _job_stats(dry.stdout) == {"paper_claims": 1, "claims_table": 1, "report_page": 1, "all": 1}, dry.stdout

@@ -182,15 +182,12 @@ def loss_and_gradients(
     return loss, _materialise(factors), beta
 
 
-def _running(active: Tensor, loss0: Tensor, loss: Tensor, target) -> tuple[np.ndarray, ...]:
-    """``loss(0)``, ``loss`` and the target of the running members (for the progress bar; no
-    target: the fraction of the step cap)."""
+def _running(active: Tensor, loss0: Tensor, loss: Tensor, target: Tensor | None) -> tuple[np.ndarray, ...]:
+    """``loss(0)``, ``loss`` and the (E,) target of the running members (for the progress bar; no
+    target: ``loss(0)`` in its place, so the bar shows the fraction of the step cap)."""
     run = active.cpu().numpy()
     first, now = loss0.cpu().numpy()[run], loss.cpu().numpy()[run]
-    if target is None:
-        return first, now, first
-    goal = np.broadcast_to(torch.as_tensor(target).cpu().numpy(), run.shape)[run]
-    return first, now, goal
+    return first, now, first if target is None else target.cpu().numpy()[run]
 
 
 def train(

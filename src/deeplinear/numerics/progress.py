@@ -52,7 +52,7 @@ class TargetProgress:
 
     def update(self, step: int, loss0, loss, target) -> None:
         """Move to the current fraction (never backwards); the step shows as the postfix."""
-        if self.bar.disable:
+        if not self.enabled:
             return
         n = int(UNITS * fraction_done(step, self.max_steps, loss0, loss, target))
         if n > self.bar.n:

@@ -122,3 +122,28 @@ def test_a_power_law_on_two_widths_is_a_two_point_slope_with_a_bootstrap_interva
     assert claims.power_law(x, samples, -0.5, (-0.65, -0.35), source=claims.SOURCE_OURS).passed
     tilted = samples * x[:, None] ** -0.3  # exponent -0.8
     assert not claims.power_law(x, tilted, -0.5, (-0.65, -0.35), source=claims.SOURCE_OURS).passed
+
+
+def test_the_can_fail_contract_fails_a_claim_without_power():
+    """A claim its alteration does not break, and one with no alteration, fail the contract."""
+    import xarray as xr
+
+    ds = xr.Dataset({"x": ("width", np.array([1.0, 0.5, 0.25]))}, coords={"width": [1, 4, 16]})
+
+    def slope_check(datasets):
+        fit = claims.loglog_slope(datasets["e"]["width"].values, datasets["e"]["x"].values)
+        return claims.within(fit.slope, -0.6, -0.4, predicted=-0.5, source=claims.SOURCE_OURS)
+
+    def never_fails(datasets):
+        return claims.at_most(0.0, 1.0, source=claims.SOURCE_OURS)
+
+    tilt = claims.tilted("e", "x", "width", 0.3)
+    sharp = claims.ClaimCheck("X1", "x ~ width^-1/2", slope_check, tilt)
+    blunt = claims.ClaimCheck("X2", "nothing", never_fails, tilt)
+    bare = claims.ClaimCheck("X3", "x ~ width^-1/2", slope_check)
+    data = {"e": ds}
+    assert claims.check_can_fail("p", sharp, data).holds
+    weak = claims.check_can_fail("p", blunt, data)
+    assert weak.passes_unaltered and not weak.fails_altered and not weak.holds
+    assert not claims.check_can_fail("p", bare, data).holds
+    assert ds["x"].values.tolist() == [1.0, 0.5, 0.25]  # the alteration copied

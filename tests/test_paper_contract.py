@@ -204,3 +204,31 @@ def test_every_figure_leaves_out_diverged_runs_and_says_so(tiny):
                 assert not (np.abs(finite) >= 1e11).any(), f"{paper.key}.{name} draws a diverged run"
         finally:
             plt.close(fig)
+
+
+def test_every_claim_declares_an_alteration_that_breaks_it(tiny):
+    """The can-fail contract, over every registered claim: each declares beside its definition an
+    alteration of its input datasets that violates the theorem by a stated margin, and on the tiny
+    datasets every record of the claim fails once altered. A claim without an alteration, or one
+    its alteration does not break, fails here. (On the default config the unaltered claims pass
+    as well: ``python -m deeplinear can-fail`` checks both halves on a finished run.)"""
+    from deeplinear import claims
+
+    paper, datasets, _ = tiny
+    broken = []
+    for check in paper.claims:
+        assert check.alteration is not None, f"{paper.key} {check.id} declares no alteration"
+        assert len(check.alteration.description) > 15, f"{check.id}: say what the alteration violates"
+        result = claims.check_can_fail(paper.key, check, datasets)
+        if not result.fails_altered:
+            broken.append((check.id, [(r.id, r.measured, r.tolerance) for r in result.altered if r.passed]))
+    assert not broken, f"{paper.key}: alterations that do not make their claim fail: {broken}"
+
+
+def test_the_alterations_leave_the_given_datasets_unchanged(tiny):
+    paper, datasets, _ = tiny
+    before = {name: ds.copy(deep=True) for name, ds in datasets.items()}
+    for check in paper.claims:
+        check.alteration(datasets)
+    for name, ds in datasets.items():
+        assert ds.identical(before[name]), f"{paper.key}: an alteration modified {name} in place"

@@ -90,6 +90,9 @@ def test_the_toy_paper_runs_end_to_end_through_snakemake(repo, tmp_path):
     rows = list(csv.DictReader((work / "results/claims.csv").open()))
     assert [(r["id"], r["paper"]) for r in rows] == [("T1", KEY)]
     assert rows[0]["passed"] == "true", rows[0]  # exact law, 2,000 networks per width: Holm at 0.01
+    contract = run_cli(repo, "can-fail", KEY, "--results", str(work / "results"), "--config", str(configfile))
+    assert contract.returncode == 0, contract.stdout + contract.stderr
+    assert "1 of 1 claims hold their can-fail contract" in contract.stdout
     assert (work / f"figures/{KEY}/prior_variance.png").stat().st_size > 10_000
     page = (work / "results/report.html").read_text()
     assert f'<figure id="figure-{KEY}-prior_variance">' in page

@@ -144,6 +144,9 @@ class Outcome:
     tolerance: Tolerance
     passed: bool
     note: str = ""
+    #: the test's design, for power analysis (not written to the record): ``("z", n_tests, alpha)``,
+    #: ``("p", n_tests, alpha)``, ``("slope", low, high, slope_se)`` or ``()`` for a deterministic rule
+    design: tuple = ()
 
 
 def _finite(x) -> bool:
@@ -207,14 +210,20 @@ def same_order(
 
 
 def all_of(
-    measured: float | str, predicted: float | str, conditions: Mapping[str, bool], *, source: str, note: str = ""
+    measured: float | str,
+    predicted: float | str,
+    conditions: Mapping[str, bool],
+    *,
+    source: str,
+    note: str = "",
+    design: tuple = (),
 ) -> Outcome:
     """A compound check: passes when every named condition holds (the rule lists them, the note
-    names those that failed)."""
+    names those that failed); ``design`` names the statistical test among them, if one decides it."""
     failed = [name for name, ok in conditions.items() if not ok]
     passed = bool(conditions) and not failed
     extra = f"failed: {', '.join(failed)}" if failed else ""
-    return Outcome(measured, predicted, Tolerance(" and ".join(conditions), source), passed, _join(extra, note))
+    return Outcome(measured, predicted, Tolerance(" and ".join(conditions), source), passed, _join(extra, note), design)
 
 
 def power_law(
@@ -239,7 +248,9 @@ def power_law(
         low, high = predicted - tolerance, predicted + tolerance
         rule = f"|slope - ({predicted:g})| <= {tolerance:g}"
     passed = _finite(fit.slope) and low <= fit.slope <= high
-    return Outcome(fit.slope, predicted, Tolerance(rule, source), passed, _join(fit.describe(), note))
+    spread = (fit.high - fit.low) / (2 * 1.96)  # the seed-sampling SD of the slope, from its bootstrap interval
+    design = ("slope", low, high, spread if _finite(spread) else fit.slope_se)
+    return Outcome(fit.slope, predicted, Tolerance(rule, source), passed, _join(fit.describe(), note), design)
 
 
 def z_family(z: Sequence[float], *, alpha: float = 0.01, note: str = "") -> Outcome:
@@ -256,7 +267,7 @@ def z_family(z: Sequence[float], *, alpha: float = 0.01, note: str = "") -> Outc
     passed = bool(finite.all() and not rejected.any())
     rule = f"Holm at alpha={alpha:g} over {z.size} tests rejects none (max |z| < {crit:.2f})"
     extra = f"{int(rejected.sum())} of {z.size} rejected" + ("" if finite.all() else f"; {int((~finite).sum())} NaN")
-    return Outcome(worst, 0.0, Tolerance(rule, SOURCE_STATISTICS), passed, _join(extra, note))
+    return Outcome(worst, 0.0, Tolerance(rule, SOURCE_STATISTICS), passed, _join(extra, note), ("z", z.size, alpha))
 
 
 def p_family(p_values: Sequence[float], *, alpha: float = 0.01, note: str = "") -> Outcome:
@@ -270,7 +281,12 @@ def p_family(p_values: Sequence[float], *, alpha: float = 0.01, note: str = "") 
     rule = f"Holm at alpha={alpha:g} over {p.size} tests rejects none (min p > {alpha / max(p.size, 1):.2g})"
     extra = f"{int(rejected.sum())} of {p.size} rejected"
     return Outcome(
-        smallest, f"> {alpha:g} (family-wise)", Tolerance(rule, SOURCE_STATISTICS), passed, _join(extra, note)
+        smallest,
+        f"> {alpha:g} (family-wise)",
+        Tolerance(rule, SOURCE_STATISTICS),
+        passed,
+        _join(extra, note),
+        ("p", p.size, alpha),
     )
 
 
@@ -296,6 +312,78 @@ Datasets = Mapping[str, "object"]  # experiment name -> combined xarray Dataset
 
 
 @dataclass(frozen=True)
+class Alteration:
+    """A documented change of a claim's input datasets that violates its theorem by a stated
+    margin (a wrong exponent, a mean shifted by k standard errors, a swapped law, a bound exceeded
+    by 10 %). The can-fail contract: the claim passes on the unaltered datasets and fails, every
+    record of it, on the altered ones. A claim the alteration does not break has no power to fail.
+
+    ``apply`` receives a shallow copy of the datasets mapping and returns the altered mapping; it
+    must not modify the datasets it was given (use the helpers below, which copy).
+    """
+
+    description: str
+    apply: Callable[[dict], Mapping[str, object]]
+
+    def __call__(self, datasets: Datasets) -> dict:
+        return dict(self.apply(dict(datasets)))
+
+
+def _replace(experiment: str, transform: Callable[[object], object]) -> Callable[[dict], dict]:
+    def apply(datasets: dict) -> dict:
+        datasets[experiment] = transform(datasets[experiment].copy(deep=True))
+        return datasets
+
+    return apply
+
+
+def altered(experiment: str, description: str, transform: Callable[[object], object]) -> Alteration:
+    """An alteration of one experiment's dataset by ``transform(deep copy) -> dataset``."""
+    return Alteration(description, _replace(experiment, transform))
+
+
+def scaled(experiment: str, variable: str, factor: float, why: str) -> Alteration:
+    """``variable`` multiplied by ``factor`` everywhere (a bound exceeded by ``factor - 1``)."""
+
+    def transform(ds):
+        ds[variable] = ds[variable] * factor
+        return ds
+
+    return altered(experiment, f"{experiment}.{variable} multiplied by {factor:g} ({why})", transform)
+
+
+def tilted(experiment: str, variable: str, dim: str, exponent: float, why: str = "") -> Alteration:
+    """``variable`` multiplied by ``(x / min x)^exponent`` along coordinate ``dim``: its power law in
+    ``x`` changes exponent by ``exponent`` (a wrong exponent)."""
+
+    def transform(ds):
+        x = ds[dim].astype(float)
+        ds[variable] = ds[variable] * (x / x.min()) ** exponent
+        return ds
+
+    text = f"{experiment}.{variable} times ({dim}/min {dim})^{exponent:g}: exponent off by {exponent:g}"
+    return altered(experiment, text + (f" ({why})" if why else ""), transform)
+
+
+def shifted_by_se(experiment: str, pairs: Mapping[str, str], k: float) -> Alteration:
+    """Each estimate ``variable`` moved by ``k`` of its standard errors ``pairs[variable]`` (a mean
+    shifted by ``k`` SE in every cell)."""
+
+    def transform(ds):
+        for variable, se in pairs.items():
+            ds[variable] = ds[variable] + k * ds[se]
+        return ds
+
+    names = ", ".join(pairs)
+    return altered(experiment, f"{experiment}: {names} shifted by {k:g} standard errors in every cell", transform)
+
+
+def both(first: Alteration, second: Alteration) -> Alteration:
+    """Two alterations applied one after the other."""
+    return Alteration(f"{first.description}; and {second.description}", lambda d: second.apply(dict(first.apply(d))))
+
+
+@dataclass(frozen=True)
 class ClaimCheck:
     """One claim of a paper: its id, the statement it tests, and the function that tests it.
 
@@ -306,6 +394,7 @@ class ClaimCheck:
     id: str
     theorem: str
     compute: Callable[[Datasets], Outcome | Mapping[str, Outcome]]
+    alteration: Alteration | None = None
 
     def evaluate(self, paper: str, datasets: Datasets) -> list[Claim]:
         """Run the check; an exception or an empty result becomes one failed record."""
@@ -332,11 +421,16 @@ class ClaimCheck:
         ]
 
 
-def claim(claim_id: str, theorem: str) -> Callable[[Callable[[Datasets], Outcome | Mapping[str, Outcome]]], ClaimCheck]:
-    """Decorator: ``@claim("M1", "U_2 is frozen")`` over ``def m1(datasets) -> Outcome``."""
+def claim(
+    claim_id: str, theorem: str, *, alteration: Alteration | None = None
+) -> Callable[[Callable[[Datasets], Outcome | Mapping[str, Outcome]]], ClaimCheck]:
+    """Decorator: ``@claim("M1", "U_2 is frozen", alteration=...)`` over ``def m1(datasets) -> Outcome``.
+
+    ``alteration`` is the claim's can-fail contract (see :class:`Alteration`); every registered
+    claim declares one (the contract test enforces it)."""
 
     def wrap(fn: Callable[[Datasets], Outcome | Mapping[str, Outcome]]) -> ClaimCheck:
-        return ClaimCheck(claim_id, theorem, fn)
+        return ClaimCheck(claim_id, theorem, fn, alteration)
 
     return wrap
 
@@ -354,3 +448,37 @@ def evaluate_claims(paper: str, checks: Sequence[ClaimCheck], datasets: Datasets
     if duplicates:
         raise ValueError(f"{paper}: duplicate claim ids {duplicates}")
     return records
+
+
+@dataclass(frozen=True)
+class CanFail:
+    """One claim's can-fail contract evaluated on a set of datasets: its records on the unaltered
+    and on the altered datasets. ``holds`` when every unaltered record passes and every altered
+    record fails."""
+
+    claim_id: str
+    alteration: str
+    unaltered: tuple[Claim, ...]
+    altered: tuple[Claim, ...]
+
+    @property
+    def passes_unaltered(self) -> bool:
+        return bool(self.unaltered) and all(r.passed for r in self.unaltered)
+
+    @property
+    def fails_altered(self) -> bool:
+        return bool(self.altered) and not any(r.passed for r in self.altered)
+
+    @property
+    def holds(self) -> bool:
+        return self.passes_unaltered and self.fails_altered
+
+
+def check_can_fail(paper: str, check: ClaimCheck, datasets: Datasets) -> CanFail:
+    """Evaluate ``check`` on ``datasets`` and on its alteration of them (a check without an
+    alteration fails the contract: its altered records are empty)."""
+    unaltered = tuple(check.evaluate(paper, datasets))
+    if check.alteration is None:
+        return CanFail(check.id, "(none declared)", unaltered, ())
+    altered_records = tuple(check.evaluate(paper, check.alteration(datasets)))
+    return CanFail(check.id, check.alteration.description, unaltered, altered_records)

@@ -68,6 +68,16 @@ def _config_of(args: argparse.Namespace) -> dict[str, Any]:
     return load_config(_config_file(args), args.set + getattr(args, "set_after", []))
 
 
+def _add_can_fail_parser(sub, config_opts: argparse.ArgumentParser) -> None:
+    cf = sub.add_parser(
+        "can-fail",
+        help="each claim's can-fail contract and detectable violation (power 0.9) on a finished run",
+        parents=[config_opts],
+    )
+    cf.add_argument("papers", nargs="*", help="papers (default: the config's)")
+    cf.add_argument("--results", default="results", help="results directory of the finished run")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line's parser: global ``--config``/``--set`` and one subcommand per task."""
     parser = argparse.ArgumentParser(
@@ -118,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("paper")
     cl.add_argument("-i", "--input", action="append", default=[], metavar="EXPERIMENT=PATH")
     cl.add_argument("-o", "--output", required=True)
+    _add_can_fail_parser(sub, config_opts)
     comb = sub.add_parser("combine", help="combine per-job datasets of one experiment")
     comb.add_argument("inputs", nargs="+")
     comb.add_argument("-o", "--output", required=True)
@@ -185,6 +196,16 @@ def _run_one_job(args: argparse.Namespace) -> None:
     print(f"wrote {args.output}")
 
 
+def _run_can_fail(args: argparse.Namespace) -> None:
+    from deeplinear.pipeline import power
+
+    papers = args.papers or _config_of(args)["papers"]
+    powers = power.claim_powers(papers, args.results)
+    print(power.format_powers(powers))
+    if not all(p.contract.holds for p in powers):
+        raise RuntimeError("some claims do not hold their can-fail contract (listed above)")
+
+
 #: subcommand -> what it does
 COMMANDS = {
     "figure": _run_figure,
@@ -195,6 +216,7 @@ COMMANDS = {
     "estimate": _run_estimate,
     "jobs": _run_jobs,
     "run": _run_one_job,
+    "can-fail": _run_can_fail,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from deeplinear.numerics import run_status
 from deeplinear.papers.duhu2019 import about, analysis, experiments
@@ -22,3 +23,25 @@ def test_capped_and_diverged_runs_are_data_not_errors():
     diverged = experiments.run_phase_diagram(job_context(about.KEY, "phase_diagram", "L_3", wild))
     assert (diverged["status"].sel(width=1, lr_factor=5000.0) == run_status.DIVERGED).all()
     assert np.isinf(analysis.median_t_eps(diverged, 5000.0).sel(depth=3, width=1))
+
+
+def test_interpolated_critical_width_finds_the_crossing_between_grid_widths():
+    """Median T_eps ratios 8, 4, 1, 1 at widths 1, 2, 4, 8: ln r crosses ln 2 halfway between
+    ln 2 (r = 4) and ln 4 (r = 1), so m* = 2^1.5; the grid rule says 4."""
+    import xarray as xr
+
+    from deeplinear.numerics import run_status
+    from deeplinear.papers.duhu2019.analysis import critical_width, critical_width_interpolated
+
+    widths, ratios = [1, 2, 4, 8], [8.0, 4.0, 1.0, 1.0]
+    t_eps = np.array([[10.0] * 4, [10.0 * r for r in ratios]])[:, :, None, None] * np.ones((1, 1, 1, 3))
+    ds = xr.Dataset(
+        {
+            "t_eps": (("depth", "width", "lr_factor", "seed"), t_eps),
+            "status": (("depth", "width", "lr_factor", "seed"), np.full(t_eps.shape, run_status.CONVERGED)),
+        },
+        coords={"depth": [1, 2], "width": widths, "lr_factor": [1.0], "seed": [0, 1, 2]},
+    )
+    assert float(critical_width(ds).sel(depth=2)) == 4
+    assert float(critical_width_interpolated(ds).sel(depth=2)) == pytest.approx(2**1.5, rel=1e-12)
+    assert float(critical_width_interpolated(ds).sel(depth=1)) == 1  # qualifies at the first width

@@ -37,6 +37,33 @@ def critical_width(ds: xr.Dataset) -> xr.DataArray:
     return widths.min("width")
 
 
+def critical_width_interpolated(ds: xr.Dataset) -> xr.DataArray:
+    r"""``m*(L)`` located between grid widths: at the first grid width ``m_i`` that qualifies under
+    :func:`critical_width`'s rule, ``ln r`` (``r`` = median ``T_ε`` / ``T_ε(L=1)``) is interpolated
+    linearly in ``ln m`` between ``m_{i-1}`` and ``m_i`` to where it crosses ``ln 2``:
+
+    .. math:: \ln m^* = \ln m_{i-1} + \frac{\ln 2 - \ln r_{i-1}}{\ln r_i - \ln r_{i-1}} (\ln m_i - \ln m_{i-1})
+
+    ``m_i`` itself where ``i = 0`` or ``r_{i-1}`` is not finite (censored); NaN where no width
+    qualifies. A power-of-two grid quantises :func:`critical_width` to octaves (a slope of exactly 1
+    from four octave steps); the crossing is not quantised."""
+    reference = float(median_t_eps(ds).sel(depth=1).isel(width=0))
+    ratio = (median_t_eps(ds) / reference).transpose("depth", "width").values
+    ok = (ratio <= 2) & (fraction_converged(ds).transpose("depth", "width").values == 1)
+    log_m = np.log(ds["width"].values.astype(float))
+    out = np.full(ratio.shape[0], np.nan)
+    for k in range(ratio.shape[0]):
+        hits = np.flatnonzero(ok[k])
+        if hits.size == 0:
+            continue
+        i = int(hits[0])
+        out[k] = np.exp(log_m[i])
+        if i > 0 and np.isfinite(ratio[k, i - 1]) and ratio[k, i - 1] > 2 and ratio[k, i] > 0:
+            lo, hi = np.log(ratio[k, i - 1]), np.log(ratio[k, i])
+            out[k] = np.exp(log_m[i - 1] + (np.log(2) - lo) / (hi - lo) * (log_m[i] - log_m[i - 1]))
+    return xr.DataArray(out, coords={"depth": ds["depth"]}, dims="depth", name="critical_width")
+
+
 def late_log_slope(ds: xr.Dataset) -> xr.DataArray:
     """Slope of ``ln loss`` against the step over the logged points in ``[T_ε, T_late]`` (from
     ``ε·loss(0)`` down to ``late_ε·loss(0)``, where the slowest mode dominates) of each run that

@@ -45,3 +45,15 @@ def test_interpolated_critical_width_finds_the_crossing_between_grid_widths():
     assert float(critical_width(ds).sel(depth=2)) == 4
     assert float(critical_width_interpolated(ds).sel(depth=2)) == pytest.approx(2**1.5, rel=1e-12)
     assert float(critical_width_interpolated(ds).sel(depth=1)) == 1  # qualifies at the first width
+
+
+def test_late_slope_window_must_be_single_mode():
+    """A loss with one mode gives its rate; a second, faster mode still decaying inside the window
+    (weight 100 at rate 1.8x: the local slope falls from about 1.8x to 1.1x the slow rate) is not
+    the slowest mode alone, and gives NaN."""
+    steps = np.arange(0.0, 60.0, 6.0)
+    one_mode = -0.17 * steps
+    assert analysis._window_slope(steps, one_mode) == pytest.approx(-0.17)
+    two_modes = np.log(np.exp(-0.17 * steps) + 100 * np.exp(-0.17 * 1.8 * steps))
+    assert np.isnan(analysis._window_slope(steps, two_modes))
+    assert analysis._window_slope(steps[:5], two_modes[:5]) < 0  # too few points to check: kept

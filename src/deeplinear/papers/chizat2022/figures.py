@@ -93,9 +93,13 @@ def plot_min_norm(datasets: Mapping[str, xr.Dataset]):
         np.exp(fit["intercept"] + fit["rate"] * steps),
         "k:",
         lw=1,
-        label=f"exp. fit, rate {-fit['rate']:.3g}/step",
+        label=f"fitted exponential (not a prediction), rate {-fit['rate']:.3g}/step",
     )
-    ax.set(xlabel="GD step t", ylabel="‖β(t) − CΣ⁺‖_F", title="(c) distance to the min-norm minimiser")
+    ax.set(
+        xlabel="GD step t",
+        ylabel="‖β(t) − CΣ⁺‖_F",
+        title="(c) distance to the min-norm minimiser; dotted: a fit to the limit",
+    )
     ax_null.set(
         xlabel="GD step t",
         ylabel="‖β(t)(I − P_X)‖_F",
@@ -144,7 +148,8 @@ CAPTIONS = {
     "sampler); "
     "dashed: the exact infinite-width limit." + _CAPTION_TAIL,
     "min_norm": "Chizat et al. (2022), (c): left, ‖β(t) − CΣ⁺‖_F (mean over seeds) and the exact limit, "
-    "which decays exponentially to the minimum-norm risk minimiser (dotted: log-linear fit); right, the "
+    "which decays exponentially to the minimum-norm risk minimiser (dotted: a log-linear fit to the limit curve, "
+    "not a predicted rate; claim C6 tests that the decay is exponential); right, the "
     "null-space part ‖β(I − P_X)‖ at finite m, which the limit keeps at zero." + _CAPTION_TAIL,
     "words": "Chizat et al. (2022), (d): law of the weights. Deviation of the Gram matrix of the Gaussian words "
     "w(σ, r) (built from the initial U, V and M₀ = Z/√m) from the identity: RMS entry and largest entry, mean ± SE "

@@ -66,9 +66,12 @@ def detectable_shift(n_tests: int, alpha: float, *, every: bool = False) -> floa
 def detectable_exponent_error(low: float, high: float, slope_sd: float) -> float:
     """Smallest error ``|delta|`` of a power-law exponent, beyond the centre of the accepted band
     ``[low, high]``, whose estimate ``N(centre + delta, slope_sd)`` falls outside the band with
-    probability >= :data:`POWER` (simulated with a fixed seed)."""
+    probability >= :data:`POWER` (simulated with a fixed seed); for a one-sided band
+    ``(-inf, high]`` the excess over ``high`` that is rejected with that probability."""
     rng = np.random.Generator(np.random.PCG64(SIMULATION_SEED))
     noise = rng.standard_normal(N_SIMULATIONS) * slope_sd
+    if not np.isfinite(low):  # a one-sided bound: the error is counted from the bound itself
+        return round(float(np.quantile(noise, POWER)), 3)
     centre, delta = (low + high) / 2, 0.0
     while True:
         estimate = centre + delta + noise
@@ -89,7 +92,10 @@ def power_figure(outcome: claims.Outcome) -> str:
         _, low, high, sd = outcome.design
         if not np.isfinite(sd):
             return "exponent: no seed spread to simulate"
-        return f"exponent off by {detectable_exponent_error(low, high, sd):.3f} (band [{low:g}, {high:g}], slope SD {sd:.2g})"
+        error = detectable_exponent_error(low, high, sd)
+        if not np.isfinite(low):
+            return f"exponent above the bound {high:g} by {error:.3f} (slope SD {sd:.2g})"
+        return f"exponent off by {error:.3f} (band [{low:g}, {high:g}], slope SD {sd:.2g})"
     return f"deterministic rule ({outcome.tolerance.rule}); measured {outcome.measured}"
 
 

@@ -89,3 +89,16 @@ def test_config_cross_checks_name_the_key():
     section = {"n_samples": 10, "input_dim": 5, "output_dim": 1, "widths": [8]}
     with pytest.raises(ValueError, match=r"min2021\.implicit_bias\.input_dim"):
         experiments.implicit_bias_cases(section)
+
+
+def test_distance_is_the_initial_error_plus_the_part_training_adds(rng):
+    """Prop. 1 split in two: U V^T - Theta_hat = Phi_2 U_2(0) V(0)^T + Phi_2 U_2(0) (V(inf) - V(0))^T
+    at zero loss; the second term is what the datasets record as dynamics_error_norm (M4d)."""
+    p = setup_problem(rng, init_std=0.3)
+    U_end, V_end, res = train(p.U, p.V, p.reg, 1e-2, 200.0, target=1e-26)
+    assert res.status[0] == run_status.CONVERGED
+    theta_hat = torch.tensor(synthetic_data.min_norm_solution(p.X, p.Y))
+    U2_0, V0 = p.phi2.T @ torch.tensor(p.U), torch.tensor(p.V)
+    initial, trained = p.phi2 @ U2_0 @ V0.T, p.phi2 @ U2_0 @ (V_end - V0).T
+    torch.testing.assert_close(U_end @ V_end.T - theta_hat, initial + trained, rtol=0, atol=1e-10)
+    assert torch.linalg.matrix_norm(trained) > 1e-3 * torch.linalg.matrix_norm(initial)  # training moved V

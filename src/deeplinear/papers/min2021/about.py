@@ -10,3 +10,6 @@ REFERENCE = (
     "Implicit Bias of Overparametrized Linear Networks, ICML 2021; arXiv:2105.06351 (v2)"
 )
 DTYPE = torch.float64
+
+#: the part of the distance to the min-norm solution that training adds to the initial error
+DYNAMICS_ERROR_NAME = "||U_2(0) (V(end) - V(0))^T||_F, the part of the distance the dynamics decide"

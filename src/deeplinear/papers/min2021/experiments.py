@@ -12,7 +12,7 @@ from torch import Tensor
 
 from deeplinear.numerics import engine, krylov, synthetic_data
 from deeplinear.paper_api import JobContext, JobCost, one_job_per
-from deeplinear.papers.min2021.about import KEY
+from deeplinear.papers.min2021.about import DYNAMICS_ERROR_NAME, KEY
 from deeplinear.papers.min2021.theory import (
     imbalance_spectrum,
     rate_constant,
@@ -245,6 +245,9 @@ def run_implicit_bias(ctx: JobContext) -> xr.Dataset:
         ),
         "prop1_error_norm": per_run(prop1, "||Phi_2 U_2(0) V(end)^T||_F (Prop. 1 prediction of the distance)"),
         "init_error_norm": per_run(torch.linalg.matrix_norm(G2 @ nu0.transpose(-1, -2)), "||U_2(0) V(0)^T||_F"),
+        "dynamics_error_norm": per_run(
+            torch.linalg.matrix_norm(G2 @ (nu_end - nu0).transpose(-1, -2)), DYNAMICS_ERROR_NAME
+        ),
     }
     coords = {
         "width": np.asarray(widths),

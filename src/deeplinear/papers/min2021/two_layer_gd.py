@@ -21,7 +21,7 @@ from torch import Tensor
 
 from deeplinear.numerics import engine, synthetic_data
 from deeplinear.paper_api import JobContext
-from deeplinear.papers.min2021.about import DTYPE
+from deeplinear.papers.min2021.about import DTYPE, DYNAMICS_ERROR_NAME
 from deeplinear.papers.min2021.theory import (
     imbalance_drift_norm,
     imbalance_norm,
@@ -237,6 +237,7 @@ def _final_variables(result, batch: _Batch, c: Tensor, U0: Tensor, V0: Tensor, l
         "distance_to_min_norm": run(norm(product - batch.theta_hat), "||U V^T - Theta_hat||_F at the end"),
         "prop1_error_norm": run(norm(prop1_error), "||Phi_2 U_2(0) V(end)^T||_F (Prop. 1 prediction of the distance)"),
         "init_error_norm": run(norm(U2_0 @ V0.transpose(-1, -2)), "||U_2(0) V(0)^T||_F"),
+        "dynamics_error_norm": run(norm(U2_0 @ (V_end - V0).transpose(-1, -2)), DYNAMICS_ERROR_NAME),
         "u2_final_drift": run(norm(U2_end - U2_0) / norm(U2_0), "||U_2(end) - U_2(0)|| / ||U_2(0)||"),
     }
 

@@ -187,3 +187,23 @@ def test_set_deterministic_enables_the_flag_without_importing_inductor():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
     assert out.stdout.split() == ["True", "False"]
+
+
+def test_shared_problems_give_the_per_member_results():
+    """Members grouped on shared data (members_per_problem = G) train exactly as with the data
+    copied to every member: the same losses and weights to rounding."""
+    rng = np.random.default_rng(7)
+    P, G, n, d, k, h = 3, 4, 6, 5, 2, 7
+    X = torch.as_tensor(rng.standard_normal((P, n, d)))
+    Y = torch.as_tensor(rng.standard_normal((P, n, k)))
+    W1 = torch.as_tensor(rng.standard_normal((P * G, h, d)) * 0.3)
+    W2 = torch.as_tensor(rng.standard_normal((P * G, k, h)) * 0.3)
+    copied = engine.Regression(X.repeat_interleave(G, 0), Y.repeat_interleave(G, 0))
+    shared = engine.Regression(X, Y, members_per_problem=G)
+    a = engine.train([W1.clone(), W2.clone()], copied, 1e-2, 50, log_steps=np.array([0, 25, 50]))
+    b = engine.train([W1.clone(), W2.clone()], shared, 1e-2, 50, log_steps=np.array([0, 25, 50]))
+    np.testing.assert_allclose(b.metrics["loss"], a.metrics["loss"], rtol=1e-12)
+    for wa, wb in zip(a.weights, b.weights, strict=True):
+        torch.testing.assert_close(wb, wa, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="members_per_problem"):
+        engine.Regression(X, Y, members_per_problem=0)

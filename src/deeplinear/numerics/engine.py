@@ -37,18 +37,25 @@ MetricsFn = Callable[[list[Tensor], Tensor], dict[str, Tensor]]
 class Regression:
     """Least-squares data batched over the ensemble: ``X`` (E|1, n, d), ``Y`` (E|1, n, k).
 
-    A leading axis of size 1 is broadcast over the ensemble without copying.
+    A leading axis of size 1 is broadcast over the ensemble without copying. With
+    ``members_per_problem = G > 1`` the leading axis holds ``P`` problems shared by consecutive
+    groups of ``G`` members (member ``e`` fits problem ``e // G``; ``E = P G``): each step then
+    reads each problem's ``X`` once for its whole group, as one product with the group's
+    ``G k`` columns, instead of once per member.
     """
 
     X: Tensor
     Y: Tensor
     weight: float = 1.0
+    members_per_problem: int = 1
 
     def __post_init__(self) -> None:
         if self.X.ndim != 3 or self.Y.ndim != 3:
             raise ValueError("X and Y need shape (ensemble|1, n, d) and (ensemble|1, n, k)")
         if self.X.shape[1] != self.Y.shape[1]:
             raise ValueError(f"X has {self.X.shape[1]} samples but Y has {self.Y.shape[1]}")
+        if self.members_per_problem < 1:
+            raise ValueError(f"members_per_problem must be >= 1, got {self.members_per_problem}")
 
 
 @dataclass
@@ -93,7 +100,23 @@ def end_to_end(weights: Sequence[Tensor], scale: float = 1.0) -> Tensor:
 
 def residual(beta: Tensor, data: Regression) -> Tensor:
     """``R = X beta^T - Y``, shape (E, n, k)."""
-    return data.X @ beta.transpose(-1, -2) - data.Y
+    G = data.members_per_problem
+    if G == 1:
+        return data.X @ beta.transpose(-1, -2) - data.Y
+    P, n, k = data.X.shape[0], data.X.shape[1], beta.shape[-2]
+    grouped = data.X @ beta.reshape(P, G * k, -1).transpose(-1, -2)  # (P, n, G k): X read once per group
+    res = grouped.reshape(P, n, G, k) - data.Y[:, :, None, :]
+    return res.permute(0, 2, 1, 3).reshape(P * G, n, k)
+
+
+def _residual_times_data(res: Tensor, data: Regression) -> Tensor:
+    """``R^T X`` per member, shape (E, k, d)."""
+    G = data.members_per_problem
+    if G == 1:
+        return res.transpose(-1, -2) @ data.X
+    P, n, k = data.X.shape[0], data.X.shape[1], res.shape[-1]
+    stacked = res.reshape(P, G, n, k).transpose(-1, -2).reshape(P, G * k, n)
+    return (stacked @ data.X).reshape(P * G, k, -1)
 
 
 def loss_from_residual(res: Tensor, weight: float = 1.0) -> Tensor:
@@ -170,7 +193,7 @@ def _forward(weights: Sequence[Tensor], data: Regression, scale: float) -> tuple
     prefixes = prefix_products(weights)
     beta = prefixes[-1] * scale if scale != 1.0 else prefixes[-1]
     res = residual(beta, data)
-    G = data.weight * (res.transpose(-1, -2) @ data.X)
+    G = data.weight * _residual_times_data(res, data)
     return loss_from_residual(res, data.weight), G, beta, prefixes
 
 

@@ -172,10 +172,11 @@ def _implicit_bias_data(ctx: JobContext, seed: int) -> tuple[np.ndarray, np.ndar
 
 
 def _reduced_members(ctx: JobContext):
-    """Every (width, seed, alpha) run as one member of a batch in ``r + m_out`` hidden coordinates:
-    initial ``alpha`` (E, r, r+m), ``nu`` (E, m, r+m), ``G2`` (E, D-r, r+m), the row-space part of
-    the min-norm solution ``Phi_1^T Theta_hat`` (E, r, m), the reduced regression ``(X Phi_1, Y)``
-    and the rank ``r``. One draw per (width, seed), rescaled for every alpha (as brute force does)."""
+    """Every (seed, width, alpha) run as one member of a batch in ``r + m_out`` hidden coordinates,
+    seed-major: initial ``alpha`` (E, r, r+m), ``nu`` (E, m, r+m), ``G2`` (E, D-r, r+m), the
+    row-space part of the min-norm solution ``Phi_1^T Theta_hat`` (E, r, m), the reduced regression
+    ``(X Phi_1, Y)`` with one copy per seed shared by its (width, alpha) members, and the rank ``r``.
+    One draw per (width, seed), rescaled for every alpha (as brute force does)."""
     p = ctx.params
     D, m = p["input_dim"], p["output_dim"]
     widths, alphas, seeds = [int(h) for h in p["widths"]], [float(a) for a in p["alphas"]], range(p["n_seeds"])
@@ -185,18 +186,28 @@ def _reduced_members(ctx: JobContext):
         phi1, _ = synthetic_data.row_space_basis(X)
         per_seed.append((X @ phi1, Y, phi1.T @ synthetic_data.min_norm_solution(X, Y)))
     r = per_seed[0][0].shape[1]
-    A, N, G2, Xr, Yr, theta = [], [], [], [], [], []
-    for h in widths:
-        for s in seeds:
+    A, N, G2, theta = [], [], [], []
+    for s in seeds:
+        for h in widths:
             alpha_u, nu_u, g2_u = krylov.sample_two_layer(
                 h, r, m, D - r, 1.0, ctx.streams.rng("implicit_bias-krylov", h, s)
             )
             for a in alphas:
                 sigma = float(h) ** -a
                 A.append(sigma * alpha_u), N.append(sigma * nu_u), G2.append(sigma * g2_u)
-                Xr.append(per_seed[s][0]), Yr.append(per_seed[s][1]), theta.append(per_seed[s][2])
+                theta.append(per_seed[s][2])
     as_t = lambda arrays: torch.as_tensor(np.stack(arrays), dtype=ctx.dtype, device=ctx.device)  # noqa: E731
-    return as_t(A), as_t(N), as_t(G2), as_t(theta), engine.Regression(as_t(Xr), as_t(Yr)), r
+    shared = engine.Regression(
+        as_t([x for x, _, _ in per_seed]),
+        as_t([y for _, y, _ in per_seed]),
+        members_per_problem=len(widths) * len(alphas),
+    )
+    return as_t(A), as_t(N), as_t(G2), as_t(theta), shared, r
+
+
+def _width_seed_alpha(values: np.ndarray, n_seeds: int, n_widths: int, n_alphas: int) -> np.ndarray:
+    """Per-member values (seed-major members, trailing axes kept) as (width, seed, alpha, ...)."""
+    return np.swapaxes(values.reshape(n_seeds, n_widths, n_alphas, *values.shape[1:]), 0, 1)
 
 
 def run_implicit_bias(ctx: JobContext) -> xr.Dataset:
@@ -225,14 +236,14 @@ def run_implicit_bias(ctx: JobContext) -> xr.Dataset:
     prop1 = torch.linalg.matrix_norm(G2 @ nu_end.transpose(-1, -2))
     eigs = imbalance_spectrum(alpha0, nu0)  # the non-zero part of the spectrum of Lambda_0
     eigs = torch.cat([eigs, eigs.new_zeros(eigs.shape[0], r + m)], dim=-1).sort(dim=-1, descending=True).values
-    shape = (len(widths), len(seeds), len(alphas))
+    layout = (len(seeds), len(widths), len(alphas))
     dims = ("width", "seed", "alpha")
 
     def per_run(values, long_name: str, units: str = "1"):
         values = values.cpu().numpy() if isinstance(values, Tensor) else np.asarray(values)
-        return dims, values.reshape(shape), attrs(long_name, units)
+        return dims, _width_seed_alpha(values, *layout), attrs(long_name, units)
 
-    loss = np.moveaxis(result.metrics["loss"], 0, -1).reshape(*shape, -1)
+    loss = _width_seed_alpha(np.moveaxis(result.metrics["loss"], 0, -1), *layout)
     variables = {
         "loss": ((*dims, "log_point"), loss, attrs("training loss 1/2 ||Y - X U V^T||_F^2")),
         "c": per_run(

@@ -206,7 +206,7 @@ def test_every_figure_leaves_out_diverged_runs_and_says_so(tiny):
             plt.close(fig)
 
 
-def test_every_claim_declares_an_alteration_that_breaks_it(tiny):
+def test_every_claim_can_fail(tiny):
     """The can-fail contract, over every registered claim: each declares beside its definition an
     alteration of its input datasets that violates the theorem by a stated margin, and on the tiny
     datasets every record of the claim fails once altered. A claim without an alteration, or one

@@ -133,7 +133,7 @@ def _all_jobs(config):
 def test_a_run_estimated_past_long_run_hours_needs_confirm_long():
     config = {**yaml.safe_load((ROOT / "config.yaml").read_text()), "scale": "paper"}
     names, counts = _all_jobs(config)
-    with pytest.raises(ConfigError, match=r"estimated at [\d.]+ h .* confirm_long=true"):
+    with pytest.raises(ConfigError, match=r"estimated at [\d.]+ h .* confirm_long=True"):
         preflight.check_before_start(config, names, counts, cores=2)
     assert preflight.check_before_start({**config, "confirm_long": True}, names, counts, cores=2)
     # the same run with only its cheapest jobs left to do (a resumed run) is not refused
@@ -169,5 +169,11 @@ def test_snakemake_refuses_a_long_run_before_any_job_but_plans_it(tmp_path):
     assert dry.returncode == 0, dry.stderr[-3000:]  # a dry run shows the plan
     run = run_snakemake(tmp_path / "w", "--cores", "2", configfile=overrides, timeout=600)
     said = run.stdout + run.stderr
-    assert run.returncode != 0 and "confirm_long=true" in said, said[-3000:]
+    assert run.returncode != 0 and "--config confirm_long=True" in said, said[-3000:]
     assert not (tmp_path / "w" / "results").exists()  # no job started
+    # the hint works as written: Snakemake's --config reads True as a boolean (lower-case true
+    # stays a string and fails the schema)
+    confirmed = run_snakemake(
+        tmp_path / "w", "-n", "--cores", "2", "--config", "confirm_long=True", configfile=overrides, timeout=600
+    )
+    assert confirmed.returncode == 0, confirmed.stderr[-3000:]

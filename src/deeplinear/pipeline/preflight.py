@@ -95,7 +95,7 @@ def check_before_start(
             f"this run is estimated at {hours:.1f} h of wall time on {cores} cores or parallel jobs ({len(chosen)} jobs, "
             f"{sum(e.seconds for e in chosen) / 3600:.1f} CPU-hours; cost model calibrated on "
             f"{calibration['machine']}), above long_run_hours = {config.get('long_run_hours', 1.0)}. "
-            "To run it anyway add `--config confirm_long=true`; `python -m deeplinear estimate` shows the costliest jobs"
+            "To run it anyway add `--config confirm_long=True`; `python -m deeplinear estimate` shows the costliest jobs"
         )
     return chosen
 

@@ -234,6 +234,7 @@ def run_implicit_bias(ctx: JobContext) -> xr.Dataset:
     alpha_end, nu_end = result.weights[0].transpose(-1, -2), result.weights[1]
     in_row_space = torch.linalg.matrix_norm(alpha_end @ nu_end.transpose(-1, -2) - theta)
     prop1 = torch.linalg.matrix_norm(G2 @ nu_end.transpose(-1, -2))
+    trained = torch.linalg.matrix_norm(G2 @ (nu_end - nu0).transpose(-1, -2))
     eigs = imbalance_spectrum(alpha0, nu0)  # the non-zero part of the spectrum of Lambda_0
     eigs = torch.cat([eigs, eigs.new_zeros(eigs.shape[0], r + m)], dim=-1).sort(dim=-1, descending=True).values
     layout = (len(seeds), len(widths), len(alphas))
@@ -256,9 +257,7 @@ def run_implicit_bias(ctx: JobContext) -> xr.Dataset:
         ),
         "prop1_error_norm": per_run(prop1, "||Phi_2 U_2(0) V(end)^T||_F (Prop. 1 prediction of the distance)"),
         "init_error_norm": per_run(torch.linalg.matrix_norm(G2 @ nu0.transpose(-1, -2)), "||U_2(0) V(0)^T||_F"),
-        "dynamics_error_norm": per_run(
-            torch.linalg.matrix_norm(G2 @ (nu_end - nu0).transpose(-1, -2)), DYNAMICS_ERROR_NAME
-        ),
+        "dynamics_error_norm": per_run(trained, DYNAMICS_ERROR_NAME),
     }
     coords = {
         "width": np.asarray(widths),

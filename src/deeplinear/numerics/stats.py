@@ -188,12 +188,19 @@ def rank_sum_z(x: Sequence[float], y: Sequence[float]) -> float:
     return sign * float(norm.isf(min(float(test.pvalue), 1.0) / 2))
 
 
-def pooled_rank_sum_p(pairs: Sequence[tuple[Sequence[float], Sequence[float]]]) -> tuple[float, float]:
-    """Stouffer's combination ``Z = sum z_k / sqrt(K)`` of the signed rank-sum z of K independent
-    two-sample comparisons, and its two-sided p. A systematic difference between two methods adds
-    up over the K cells; per-cell tests on a few seeds each reject only at complete separation."""
+def pooled_rank_sum_p(
+    pairs: Sequence[tuple[Sequence[float], Sequence[float]]], *, independent: bool = True
+) -> tuple[float, float]:
+    """A combined z of the signed rank-sum z of K two-sample comparisons, and its two-sided p.
+
+    Independent comparisons: Stouffer's ``Z = sum z_k / sqrt(K)`` (a systematic difference between
+    two methods adds up over the K cells; per-cell tests on a few seeds each reject only at
+    complete separation). Comparisons that share draws (``independent=False``, e.g. cells built
+    on the same data seeds): the mean ``Z = sum z_k / K``, whose variance is at most 1 under any
+    correlation between the cells, so its p is conservative.
+    """
     from scipy.stats import norm
 
     z = [rank_sum_z(x, y) for x, y in pairs]
-    pooled = float(np.sum(z) / np.sqrt(len(z)))
+    pooled = float(np.sum(z) / (np.sqrt(len(z)) if independent else len(z)))
     return pooled, float(2 * norm.sf(abs(pooled)))

@@ -13,3 +13,6 @@ DTYPE = torch.float64
 
 #: the part of the distance to the min-norm solution that training adds to the initial error
 DYNAMICS_ERROR_NAME = "||U_2(0) (V(end) - V(0))^T||_F, the part of the distance the dynamics decide"
+
+#: the step times a bound on the initial sharpness: GD stands in for the flow only while it is small
+LR_SHARPNESS_NAME = "eta x sigma_max(X Phi_1)^2 (||U_1(0)||_2^2 + ||V(0)||_2^2), the step against the initial sharpness"

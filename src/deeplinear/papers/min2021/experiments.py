@@ -12,7 +12,7 @@ from torch import Tensor
 
 from deeplinear.numerics import engine, krylov, synthetic_data
 from deeplinear.paper_api import JobContext, JobCost, one_job_per
-from deeplinear.papers.min2021.about import DYNAMICS_ERROR_NAME, KEY
+from deeplinear.papers.min2021.about import DYNAMICS_ERROR_NAME, KEY, LR_SHARPNESS_NAME
 from deeplinear.papers.min2021.theory import (
     imbalance_spectrum,
     rate_constant,
@@ -205,6 +205,16 @@ def _reduced_members(ctx: JobContext):
     return as_t(A), as_t(N), as_t(G2), as_t(theta), shared, r
 
 
+def sharpness_bound(reg: engine.Regression, alpha: Tensor, nu: Tensor) -> Tensor:
+    r"""Per member, :math:`\sigma_{max}(X\Phi_1)^2 (\lVert\alpha\rVert_2^2 + \lVert\nu\rVert_2^2)` at
+    the initial state: it bounds the largest eigenvalue of the Gauss-Newton part of the loss's
+    Hessian, :math:`J^\top J` with :math:`J(dU, dV) = X(dU\,V^\top + U\,dV^\top)`, which dominates at
+    initialisation. GD with step ``eta`` tracks the gradient flow only while ``eta`` times it is
+    well below 2 (at 2 it leaves the linearly stable regime)."""
+    data = torch.linalg.matrix_norm(reg.X, ord=2).square().repeat_interleave(reg.members_per_problem)
+    return data * (torch.linalg.matrix_norm(alpha, ord=2).square() + torch.linalg.matrix_norm(nu, ord=2).square())
+
+
 def _width_seed_alpha(values: np.ndarray, n_seeds: int, n_widths: int, n_alphas: int) -> np.ndarray:
     """Per-member values (seed-major members, trailing axes kept) as (width, seed, alpha, ...)."""
     return np.swapaxes(values.reshape(n_seeds, n_widths, n_alphas, *values.shape[1:]), 0, 1)
@@ -258,6 +268,7 @@ def run_implicit_bias(ctx: JobContext) -> xr.Dataset:
         "prop1_error_norm": per_run(prop1, "||Phi_2 U_2(0) V(end)^T||_F (Prop. 1 prediction of the distance)"),
         "init_error_norm": per_run(torch.linalg.matrix_norm(G2 @ nu0.transpose(-1, -2)), "||U_2(0) V(0)^T||_F"),
         "dynamics_error_norm": per_run(trained, DYNAMICS_ERROR_NAME),
+        "lr_sharpness": per_run(p["lr"] * sharpness_bound(reg, alpha0, nu0), LR_SHARPNESS_NAME),
     }
     coords = {
         "width": np.asarray(widths),

@@ -335,16 +335,31 @@ def imbalance_cost(p: Mapping[str, Any]) -> JobCost:
     return JobCost(work=runs * steps * size, memory_bytes=8 * 4 * runs * size)
 
 
+def implicit_bias_steps(p: Mapping[str, Any]) -> float:
+    r"""Steps until the slowest run reaches ``target_loss``, from Theorem 1's rate, capped at
+    ``max_steps``: :math:`\ln(L_0/\text{target}) / (2\eta\lambda_r(\Sigma_x) c)` with
+    :math:`L_0 \approx n m / 2`, :math:`\lambda_r \approx (1 - \sqrt{n/D})^2` (the smallest
+    squared singular value of an n x D matrix with N(0, 1/D) entries) and the smallest
+    :math:`c \ge h^{1 - 2\alpha}` of the grid (the bound M5 checks). An estimate for the cost model
+    (the batch runs until its slowest member stops)."""
+    n, D, m = p["n_samples"], p["input_dim"], p["output_dim"]
+    lam = max((1 - np.sqrt(n / D)) ** 2, 1e-3)
+    c = min(float(h) ** (1 - 2 * a) for h in p["widths"] for a in p["alphas"])
+    steps = np.log(max(n * m / 2 / p["target_loss"], np.e)) / (2 * p["lr"] * lam * c)
+    return float(min(p["max_steps"], steps))
+
+
 def implicit_bias_cost(p: Mapping[str, Any]) -> JobCost:
-    """The exact reduction: per (seed, alpha, width) a state of about n x n and products with the
-    n x d data, up to ``max_steps`` (the slowest runs reach the cap)."""
+    """The exact reduction: per (seed, alpha, width) a state of n x (n + m) and a product with the
+    seed's shared n x n data, for :func:`implicit_bias_steps` steps."""
     runs = p["n_seeds"] * len(p["alphas"]) * len(p["widths"])
     n = p["n_samples"]
-    return JobCost(work=runs * p["max_steps"] * n * n * p["input_dim"], memory_bytes=8 * 4 * runs * n * p["input_dim"])
+    return JobCost(work=runs * implicit_bias_steps(p) * n * n, memory_bytes=8 * 4 * runs * n * (n + p["output_dim"]))
 
 
 def implicit_bias_brute_cost(p: Mapping[str, Any]) -> JobCost:
-    """Brute force: width-h two-layer nets, up to ``max_steps`` steps."""
+    """Brute force: width-h two-layer nets, for :func:`implicit_bias_steps` steps."""
     runs = p["n_seeds"] * len(p["alphas"])
     size = p["width"] * (p["input_dim"] + p["n_samples"])
-    return JobCost(work=runs * p["max_steps"] * size, memory_bytes=8 * 4 * runs * size)
+    steps = implicit_bias_steps({**p, "widths": [p["width"]]})
+    return JobCost(work=runs * steps * size, memory_bytes=8 * 4 * runs * size)

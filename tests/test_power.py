@@ -49,3 +49,27 @@ def test_power_figure_reads_the_outcomes_design():
     assert "one of 3 tests shifted by" in power.power_figure(z)
     bound = claims.at_most(0.5, 1.0, source=claims.SOURCE_OURS)
     assert power.power_figure(bound).startswith("deterministic rule")
+
+
+@pytest.mark.parametrize("n_tests", [13, 126, 816])
+def test_simulated_power_figures_match_the_closed_forms(n_tests):
+    """The figures the records' notes carry (closed forms, deeplinear.numerics.stats) and the ones
+    `can-fail` prints (simulation from the null law) agree: the simulation steps by 0.05 and its
+    power has Monte Carlo SE sqrt(0.9 * 0.1 / 4000) = 0.0047, about 0.03 in delta near power 0.9."""
+    from deeplinear.numerics import stats
+
+    for every in (False, True):
+        simulated = power.detectable_shift(n_tests, 0.01, every=every)
+        assert simulated == pytest.approx(stats.detectable_shift(n_tests, 0.01, every=every), abs=0.05 + 3 * 0.03)
+    assert power.detectable_exponent_error(-0.65, -0.35, 0.02) == pytest.approx(
+        stats.detectable_exponent_error(-0.65, -0.35, 0.02), abs=0.005 + 3 * 0.0047 / norm.pdf(1.28) * 0.02
+    )
+
+
+def test_statistical_records_carry_their_power_figure():
+    note = claims.z_family([0.3, -1.2]).note
+    assert "detectable with power 0.9: one test off by" in note
+    slope = claims.power_law(
+        [1.0, 10.0, 100.0], np.array([[1.0, 1.1], [0.32, 0.31], [0.1, 0.11]]), -0.5, 0.1, source="our choice"
+    )
+    assert "exponent off by" in slope.note

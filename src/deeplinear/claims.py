@@ -250,7 +250,30 @@ def power_law(
     passed = _finite(fit.slope) and low <= fit.slope <= high
     spread = (fit.high - fit.low) / (2 * 1.96)  # the seed-sampling SD of the slope, from its bootstrap interval
     design = ("slope", low, high, spread if _finite(spread) else fit.slope_se)
-    return Outcome(fit.slope, predicted, Tolerance(rule, source), passed, _join(fit.describe(), note), design)
+    return Outcome(
+        fit.slope, predicted, Tolerance(rule, source), passed, _join(fit.describe(), note, _power_note(design)), design
+    )
+
+
+def _power_note(design: tuple) -> str:
+    """The smallest violation the test detects with probability 0.9, from its exact null law
+    (closed forms of :mod:`deeplinear.numerics.stats`; ``python -m deeplinear can-fail`` prints the
+    same figures by simulation)."""
+    kind = design[0] if design else ""
+    if kind in ("z", "p"):
+        _, n, alpha = design
+        one, every = stats.detectable_shift(n, alpha), stats.detectable_shift(n, alpha, every=True)
+        unit = "SE" if kind == "z" else "SE (z-equivalent)"
+        return f"detectable with power 0.9: one test off by {one:.2f} {unit}, or every test by {every:.2f}"
+    if kind == "slope":
+        _, low, high, sd = design
+        error = stats.detectable_exponent_error(low, high, sd)
+        if not _finite(error):
+            return ""
+        if not math.isfinite(low):
+            return f"detectable with power 0.9: exponent {error:.3f} above the bound"
+        return f"detectable with power 0.9: exponent off by {error:.3f}"
+    return ""
 
 
 def z_family(z: Sequence[float], *, alpha: float = 0.01, note: str = "") -> Outcome:
@@ -267,7 +290,10 @@ def z_family(z: Sequence[float], *, alpha: float = 0.01, note: str = "") -> Outc
     passed = bool(finite.all() and not rejected.any())
     rule = f"Holm at alpha={alpha:g} over {z.size} tests rejects none (max |z| < {crit:.2f})"
     extra = f"{int(rejected.sum())} of {z.size} rejected" + ("" if finite.all() else f"; {int((~finite).sum())} NaN")
-    return Outcome(worst, 0.0, Tolerance(rule, SOURCE_STATISTICS), passed, _join(extra, note), ("z", z.size, alpha))
+    design = ("z", z.size, alpha)
+    return Outcome(
+        worst, 0.0, Tolerance(rule, SOURCE_STATISTICS), passed, _join(extra, note, _power_note(design)), design
+    )
 
 
 def p_family(p_values: Sequence[float], *, alpha: float = 0.01, note: str = "") -> Outcome:
@@ -285,7 +311,7 @@ def p_family(p_values: Sequence[float], *, alpha: float = 0.01, note: str = "") 
         f"> {alpha:g} (family-wise)",
         Tolerance(rule, SOURCE_STATISTICS),
         passed,
-        _join(extra, note),
+        _join(extra, note, _power_note(("p", p.size, alpha))),
         ("p", p.size, alpha),
     )
 

@@ -204,3 +204,49 @@ def pooled_rank_sum_p(
     z = [rank_sum_z(x, y) for x, y in pairs]
     pooled = float(np.sum(z) / (np.sqrt(len(z)) if independent else len(z)))
     return pooled, float(2 * norm.sf(abs(pooled)))
+
+
+def holm_power(n_tests: int, alpha: float, delta: float, *, every: bool = False) -> float:
+    r"""Probability that Holm at family-wise level ``alpha`` rejects at least one of ``n_tests``
+    independent two-sided z-tests when one test's mean (or every test's, ``every``) is shifted by
+    ``delta``. Holm rejects at least one exactly when the smallest p is below ``alpha / n``, i.e.
+    some :math:`|z| > c = \Phi^{-1}(1 - \alpha / (2n))`:
+
+    .. math:: P = 1 - A(\delta)\,A(0)^{n-1} \text{ (one test)}, \quad 1 - A(\delta)^n \text{ (every test)},
+              \quad A(\delta) = \Phi(c - \delta) - \Phi(-c - \delta).
+    """
+    from scipy.stats import norm
+
+    n = max(int(n_tests), 1)
+    c = float(norm.isf(alpha / (2 * n)))
+    inside = float(norm.cdf(c - delta) - norm.cdf(-c - delta))
+    inside0 = float(norm.cdf(c) - norm.cdf(-c))
+    return 1 - inside**n if every else 1 - inside * inside0 ** (n - 1)
+
+
+def detectable_shift(n_tests: int, alpha: float, power: float = 0.9, *, every: bool = False) -> float:
+    """The shift (in standard errors) of one test, or of every test, of a Holm family that is
+    rejected with probability ``power`` (:func:`holm_power` solved for ``delta``)."""
+    from scipy.optimize import brentq
+
+    return float(brentq(lambda d: holm_power(n_tests, alpha, d, every=every) - power, 0.0, 40.0))
+
+
+def detectable_exponent_error(low: float, high: float, slope_sd: float, power: float = 0.9) -> float:
+    """The error of a power-law exponent, beyond the centre of the accepted band ``[low, high]``,
+    whose estimate ``N(centre + delta, slope_sd)`` falls outside the band with probability
+    ``power``; for a one-sided band ``(-inf, high]`` the excess over ``high`` rejected with that
+    probability, ``slope_sd * Phi^-1(power)``."""
+    from scipy.optimize import brentq
+    from scipy.stats import norm
+
+    if not (math.isfinite(slope_sd) and slope_sd > 0):
+        return math.nan
+    if not math.isfinite(low):
+        return float(slope_sd * norm.ppf(power))
+    centre = (low + high) / 2
+
+    def outside(d: float) -> float:
+        return float(norm.cdf((low - centre - d) / slope_sd) + norm.sf((high - centre - d) / slope_sd))
+
+    return float(brentq(lambda d: outside(d) - power, 0.0, (high - low) + 20 * slope_sd))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from deeplinear import claims
+from deeplinear.alterations import tilted
 from deeplinear.numerics import stats
 
 
@@ -137,7 +138,7 @@ def test_the_can_fail_contract_fails_a_claim_without_power():
     def never_fails(datasets):
         return claims.at_most(0.0, 1.0, source=claims.SOURCE_OURS)
 
-    tilt = claims.tilted("e", "x", "width", 0.3)
+    tilt = tilted("e", "x", "width", 0.3)
     sharp = claims.ClaimCheck("X1", "x ~ width^-1/2", slope_check, tilt)
     blunt = claims.ClaimCheck("X2", "nothing", never_fails, tilt)
     bare = claims.ClaimCheck("X3", "x ~ width^-1/2", slope_check)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deeplinear.alterations import Alteration
 from deeplinear.atomic_files import atomic_path
 from deeplinear.numerics import stats
 from deeplinear.numerics.stats import LineFit, fit_line, loglog_slope  # noqa: F401 (re-exported)
@@ -335,78 +336,6 @@ def worst_over_time(ratio: np.ndarray, time: np.ndarray, *, slack: float = 0.0, 
 # ---- claim checks ----------------------------------------------------------------------------------
 
 Datasets = Mapping[str, "object"]  # experiment name -> combined xarray Dataset
-
-
-@dataclass(frozen=True)
-class Alteration:
-    """A documented change of a claim's input datasets that violates its theorem by a stated
-    margin (a wrong exponent, a mean shifted by k standard errors, a swapped law, a bound exceeded
-    by 10 %). The can-fail contract: the claim passes on the unaltered datasets and fails, every
-    record of it, on the altered ones. A claim the alteration does not break has no power to fail.
-
-    ``apply`` receives a shallow copy of the datasets mapping and returns the altered mapping; it
-    must not modify the datasets it was given (use the helpers below, which copy).
-    """
-
-    description: str
-    apply: Callable[[dict], Mapping[str, object]]
-
-    def __call__(self, datasets: Datasets) -> dict:
-        return dict(self.apply(dict(datasets)))
-
-
-def _replace(experiment: str, transform: Callable[[object], object]) -> Callable[[dict], dict]:
-    def apply(datasets: dict) -> dict:
-        datasets[experiment] = transform(datasets[experiment].copy(deep=True))
-        return datasets
-
-    return apply
-
-
-def altered(experiment: str, description: str, transform: Callable[[object], object]) -> Alteration:
-    """An alteration of one experiment's dataset by ``transform(deep copy) -> dataset``."""
-    return Alteration(description, _replace(experiment, transform))
-
-
-def scaled(experiment: str, variable: str, factor: float, why: str) -> Alteration:
-    """``variable`` multiplied by ``factor`` everywhere (a bound exceeded by ``factor - 1``)."""
-
-    def transform(ds):
-        ds[variable] = ds[variable] * factor
-        return ds
-
-    return altered(experiment, f"{experiment}.{variable} multiplied by {factor:g} ({why})", transform)
-
-
-def tilted(experiment: str, variable: str, dim: str, exponent: float, why: str = "") -> Alteration:
-    """``variable`` multiplied by ``(x / min x)^exponent`` along coordinate ``dim``: its power law in
-    ``x`` changes exponent by ``exponent`` (a wrong exponent)."""
-
-    def transform(ds):
-        x = ds[dim].astype(float)
-        ds[variable] = ds[variable] * (x / x.min()) ** exponent
-        return ds
-
-    text = f"{experiment}.{variable} times ({dim}/min {dim})^{exponent:g}: exponent off by {exponent:g}"
-    return altered(experiment, text + (f" ({why})" if why else ""), transform)
-
-
-def shifted_by_se(experiment: str, pairs: Mapping[str, str], k: float) -> Alteration:
-    """Each estimate ``variable`` moved by ``k`` of its standard errors ``pairs[variable]`` (a mean
-    shifted by ``k`` SE in every cell)."""
-
-    def transform(ds):
-        for variable, se in pairs.items():
-            ds[variable] = ds[variable] + k * ds[se]
-        return ds
-
-    names = ", ".join(pairs)
-    return altered(experiment, f"{experiment}: {names} shifted by {k:g} standard errors in every cell", transform)
-
-
-def both(first: Alteration, second: Alteration) -> Alteration:
-    """Two alterations applied one after the other."""
-    return Alteration(f"{first.description}; and {second.description}", lambda d: second.apply(dict(first.apply(d))))
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from deeplinear.claims import (
-    SOURCE_OURS,
-    SOURCE_STATISTICS,
-    all_of,
-    altered,
-    claim,
-    p_family,
-    scaled,
-    shifted_by_se,
-    z_family,
-)
+from deeplinear.alterations import altered, scaled, shifted_by_se
+from deeplinear.claims import SOURCE_OURS, SOURCE_STATISTICS, all_of, claim, p_family, z_family
 from deeplinear.numerics.stats import fit_line
 from deeplinear.papers.bassetti2024.about import DERIVED
 from deeplinear.papers.bassetti2024.analysis import cells, layer_widths, second_moment_triples, z_scores

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from deeplinear.alterations import altered, scaled, tilted
 from deeplinear.claims import (
     SOURCE_NUMERICS,
     SOURCE_OURS,
     SOURCE_STATISTICS,
     all_of,
-    altered,
     at_most,
-    both,
     claim,
     identity,
     p_family,
     power_law,
-    scaled,
-    tilted,
     z_family,
 )
 from deeplinear.numerics import run_status
@@ -286,9 +283,8 @@ def c9(datasets):
 @claim(
     "C10",
     "method check: the exact sampler and brute-force training agree in distribution",
-    alteration=both(
-        scaled("brute_force", "beta_final", 1.2, "a swapped law: brute force 20 % larger"),
-        scaled("brute_force", "distance_to_limit", 1.2, "a swapped law: brute force 20 % larger"),
+    alteration=scaled(
+        "brute_force", ("beta_final", "distance_to_limit"), 1.2, "a swapped law: brute force 20 % larger"
     ),
 )
 def c10(datasets):

@@ -11,17 +11,15 @@ import numpy as np
 import xarray as xr
 from scipy.stats import ks_2samp
 
+from deeplinear.alterations import altered, shifted_by_se, tilted
 from deeplinear.claims import (
     SOURCE_OURS,
     SOURCE_PAPER,
     all_of,
-    altered,
     at_most,
     claim,
     p_family,
     power_law,
-    shifted_by_se,
-    tilted,
     within,
     worst_over_time,
     z_family,

@@ -5,15 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from deeplinear.claims import (
-    SOURCE_OURS,
-    altered,
-    claim,
-    power_law,
-    shifted_by_se,
-    tilted,
-    z_family,
-)
+from deeplinear.alterations import altered, shifted_by_se, tilted
+from deeplinear.claims import SOURCE_OURS, claim, power_law, z_family
 from deeplinear.numerics.stats import loglog_slope
 from deeplinear.papers.sirignano2022.analysis import distance_to_ode, lambda_min, law_z_scores
 from deeplinear.papers.sirignano2022.theory import expected_loss, loss_rate_bound

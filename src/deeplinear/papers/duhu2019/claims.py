@@ -140,9 +140,11 @@ def d1(datasets):
     return out
 
 
-def wide_slope_deviation(ds):
-    """Per wide cell (m >= 8L, L > 1): L/m and |late slope / wide-limit slope - 1| per seed."""
-    deviation = np.abs(slope_ratio_to_wide_limit(ds) - 1).where(_wide(ds) & (ds["depth"] > 1))
+def wide_slope_deviation(ds, slope_ratio=None):
+    """Per wide cell (m >= 8L, L > 1): L/m and |late slope / wide-limit slope - 1| per seed
+    (``slope_ratio``: :func:`slope_ratio_to_wide_limit` of ``ds`` when the caller has it)."""
+    slope_ratio = slope_ratio_to_wide_limit(ds) if slope_ratio is None else slope_ratio
+    deviation = np.abs(slope_ratio - 1).where(_wide(ds) & (ds["depth"] > 1))
     stacked = deviation.stack(cell=("depth", "width")).transpose("cell", "seed")
     keep = stacked.notnull().any("seed").values
     stacked = stacked[keep]
@@ -163,13 +165,14 @@ def d1b(datasets):
     counted in the note. (Until revision 2 they were kept: at m = 10^5 single seeds deviated by 0.35-0.42
     against 10^-3 for the others, and pulled the exponent to 0.41.)"""
     ds = datasets["phase_diagram"]
-    ratio, samples, _ = wide_slope_deviation(ds)
+    slope_ratio = slope_ratio_to_wide_limit(ds)  # one late-slope fit per run, shared below
+    ratio, samples, _ = wide_slope_deviation(ds, slope_ratio)
     if ratio.size < 3 or np.unique(ratio).size < 3:
         raise ValueError(f"D1b needs wide cells at >= 3 values of L/m, got {np.unique(ratio).tolist()}")
     base = ds.sel(lr_factor=1.0)
     wide_deep = _wide(ds) & (ds["depth"] > 1)
     missing = int((wide_deep & base["t_late"].isnull() & (base["status"] >= 0)).sum())
-    mixed = int((wide_deep & base["t_late"].notnull() & slope_ratio_to_wide_limit(ds).isnull()).sum())
+    mixed = int((wide_deep & base["t_late"].notnull() & slope_ratio.isnull()).sum())
     note = (
         f"late slope of ln loss fitted over logged steps from loss = {ds.attrs['epsilon']:g} loss(0) down to "
         f"{ds.attrs['late_epsilon']:g} loss(0) (the slowest mode alone), divided by 2 ln(1 - eta L lambda_r/d_out); "

@@ -50,16 +50,24 @@ def _imbalance_reversed(ds):
     return ds
 
 
+def _c_over_its_bound(ib):
+    """M5's statistic: c / h^(1-2 alpha) on the widths h >= 8 r (NaN below)."""
+    wide = ib["width"] >= M5_MIN_WIDTH_PER_RANK * int(ib.attrs["rank"])
+    return (ib["c"] / ib["width"] ** (1 - 2 * ib["alpha"])).where(wide)
+
+
+def _bound_over_rate(ds):
+    """M6's statistic: the v2 bound over the measured rate, where the run is usable."""
+    return (ds["v2_bound"] / ds["rate"]).where(usable_points(ds) & np.isfinite(ds["rate"]))
+
+
 def _c_below_bound(ds):
-    wide = ds["width"] >= M5_MIN_WIDTH_PER_RANK * int(ds.attrs["rank"])
-    ratio = (ds["c"] / ds["width"] ** (1 - 2 * ds["alpha"])).where(wide).min()
-    ds["c"] = ds["c"] * 0.9 / ratio
+    ds["c"] = ds["c"] * 0.9 / _c_over_its_bound(ds).min()
     return ds
 
 
 def _rate_below_bound(ds):
-    worst = (ds["v2_bound"] / ds["rate"]).where(usable_points(ds) & np.isfinite(ds["rate"])).max()
-    ds["v2_bound"] = ds["v2_bound"] * 1.1 / worst
+    ds["v2_bound"] = ds["v2_bound"] * 1.1 / _bound_over_rate(ds).max()
     return ds
 
 
@@ -254,9 +262,8 @@ def m4d(datasets):
 def m5(datasets):
     ib = datasets["implicit_bias"]
     rank = int(ib.attrs["rank"])
-    wide = ib.sel(width=ib["width"] >= M5_MIN_WIDTH_PER_RANK * rank)
-    ratio = wide["c"] / wide["width"] ** (1 - 2 * wide["alpha"])  # the same draws rescaled: one value per alpha
-    per_width = ratio.min(("seed", "alpha"))
+    ratio = _c_over_its_bound(ib)  # the same draws rescaled: one value per alpha
+    per_width = ratio.min(("seed", "alpha")).sel(width=ratio["width"] >= M5_MIN_WIDTH_PER_RANK * rank)
     by_width = ", ".join(
         f"h={int(h)}: {float(v):.3f}" for h, v in zip(per_width["width"].values, per_width.values, strict=True)
     )
@@ -276,7 +283,7 @@ def m5(datasets):
 )
 def m6(datasets):
     base = _theorem_lr(datasets["imbalance"])
-    ratio = (base["v2_bound"] / base["rate"]).where(usable_points(base) & np.isfinite(base["rate"]))
+    ratio = _bound_over_rate(base)
     worst = ratio.where(ratio == ratio.max(), drop=True)
     where = ", ".join(f"{k}={v.values.ravel()[0]}" for k, v in worst.coords.items() if v.size) if worst.size else ""
     note = (

@@ -220,6 +220,23 @@ def _width_seed_alpha(values: np.ndarray, n_seeds: int, n_widths: int, n_alphas:
     return np.swapaxes(values.reshape(n_seeds, n_widths, n_alphas, *values.shape[1:]), 0, 1)
 
 
+def _end_state_norms(result, nu0: Tensor, G2: Tensor, theta: Tensor) -> dict[str, Tensor]:
+    r"""Per run, in reduced coordinates: the distance to the min-norm solution
+    :math:`(\lVert\alpha\nu^\top - \Phi_1^\top\hat\Theta\rVert^2 + \lVert G_2\nu^\top\rVert^2)^{1/2}`, its
+    Prop. 1 part :math:`\lVert G_2\nu^\top\rVert`, the initial error :math:`\lVert G_2\nu(0)^\top\rVert`
+    and the part training adds, :math:`\lVert G_2(\nu - \nu(0))^\top\rVert`."""
+    norm = torch.linalg.matrix_norm
+    alpha_end, nu_end = result.weights[0].transpose(-1, -2), result.weights[1]
+    in_row_space = norm(alpha_end @ nu_end.transpose(-1, -2) - theta)
+    prop1 = norm(G2 @ nu_end.transpose(-1, -2))
+    return {
+        "distance": (in_row_space.square() + prop1.square()).sqrt(),
+        "prop1": prop1,
+        "initial": norm(G2 @ nu0.transpose(-1, -2)),
+        "trained": norm(G2 @ (nu_end - nu0).transpose(-1, -2)),
+    }
+
+
 def run_implicit_bias(ctx: JobContext) -> xr.Dataset:
     r"""Figure 2 of the paper by the exact two-layer reduction (:func:`deeplinear.numerics.krylov.sample_two_layer`):
     for every width ``h``, seed and ``alpha``, the reduced initial state drawn directly (cost flat
@@ -241,10 +258,7 @@ def run_implicit_bias(ctx: JobContext) -> xr.Dataset:
         target_loss=p["target_loss"],
         progress=ctx.progress_label,
     )
-    alpha_end, nu_end = result.weights[0].transpose(-1, -2), result.weights[1]
-    in_row_space = torch.linalg.matrix_norm(alpha_end @ nu_end.transpose(-1, -2) - theta)
-    prop1 = torch.linalg.matrix_norm(G2 @ nu_end.transpose(-1, -2))
-    trained = torch.linalg.matrix_norm(G2 @ (nu_end - nu0).transpose(-1, -2))
+    norms = _end_state_norms(result, nu0, G2, theta)
     eigs = imbalance_spectrum(alpha0, nu0)  # the non-zero part of the spectrum of Lambda_0
     eigs = torch.cat([eigs, eigs.new_zeros(eigs.shape[0], r + m)], dim=-1).sort(dim=-1, descending=True).values
     layout = (len(seeds), len(widths), len(alphas))
@@ -262,12 +276,10 @@ def run_implicit_bias(ctx: JobContext) -> xr.Dataset:
         ),
         "status": (*per_run(result.status, "")[:2], status_attrs()),
         "stop_step": per_run(result.stop_step, "step at which the run stopped", "step"),
-        "distance_to_min_norm": per_run(
-            (in_row_space.square() + prop1.square()).sqrt(), "||U V^T - Theta_hat||_F at the end"
-        ),
-        "prop1_error_norm": per_run(prop1, "||Phi_2 U_2(0) V(end)^T||_F (Prop. 1 prediction of the distance)"),
-        "init_error_norm": per_run(torch.linalg.matrix_norm(G2 @ nu0.transpose(-1, -2)), "||U_2(0) V(0)^T||_F"),
-        "dynamics_error_norm": per_run(trained, DYNAMICS_ERROR_NAME),
+        "distance_to_min_norm": per_run(norms["distance"], "||U V^T - Theta_hat||_F at the end"),
+        "prop1_error_norm": per_run(norms["prop1"], "||Phi_2 U_2(0) V(end)^T||_F (Prop. 1 prediction of the distance)"),
+        "init_error_norm": per_run(norms["initial"], "||U_2(0) V(0)^T||_F"),
+        "dynamics_error_norm": per_run(norms["trained"], DYNAMICS_ERROR_NAME),
         "lr_sharpness": per_run(p["lr"] * sharpness_bound(reg, alpha0, nu0), LR_SHARPNESS_NAME),
     }
     coords = {

@@ -351,29 +351,30 @@ class ClaimCheck:
     compute: Callable[[Datasets], Outcome | Mapping[str, Outcome]]
     alteration: Alteration | None = None
 
+    def outcomes(self, datasets: Datasets) -> dict[str, Outcome]:
+        """The check's outcomes by record id (``<id>`` or ``<id>[<qualifier>]``); raises when the
+        computation does or produces nothing."""
+        result = self.compute(datasets)
+        items = list(result.items()) if isinstance(result, Mapping) else [("", result)]
+        if not items:
+            raise ValueError("the check produced no outcome (no data for it in these datasets?)")
+        return {f"{self.id}[{q}]" if q else self.id: o for q, o in items}
+
+    def records(self, paper: str, outcomes: Mapping[str, Outcome]) -> list[Claim]:
+        """The :class:`Claim` records of :meth:`outcomes`."""
+        return [
+            Claim(rid, paper, self.theorem, o.measured, o.predicted, str(o.tolerance), o.passed, o.note)
+            for rid, o in outcomes.items()
+        ]
+
     def evaluate(self, paper: str, datasets: Datasets) -> list[Claim]:
         """Run the check; an exception or an empty result becomes one failed record."""
         try:
-            result = self.compute(datasets)
-            items = list(result.items()) if isinstance(result, Mapping) else [("", result)]
-            if not items:
-                raise ValueError("the check produced no outcome (no data for it in these datasets?)")
+            outcomes = self.outcomes(datasets)
         except Exception as exc:  # a broken claim is a failed claim, never a failed job
             note = f"claim computation failed: {type(exc).__name__}: {exc}"
             return [Claim(self.id, paper, self.theorem, math.nan, math.nan, "", False, note)]
-        return [
-            Claim(
-                f"{self.id}[{q}]" if q else self.id,
-                paper,
-                self.theorem,
-                o.measured,
-                o.predicted,
-                str(o.tolerance),
-                o.passed,
-                o.note,
-            )
-            for q, o in items
-        ]
+        return self.records(paper, outcomes)
 
 
 def claim(
@@ -429,10 +430,13 @@ class CanFail:
         return self.passes_unaltered and self.fails_altered
 
 
-def check_can_fail(paper: str, check: ClaimCheck, datasets: Datasets) -> CanFail:
-    """Evaluate ``check`` on ``datasets`` and on its alteration of them (a check without an
-    alteration fails the contract: its altered records are empty)."""
-    unaltered = tuple(check.evaluate(paper, datasets))
+def check_can_fail(
+    paper: str, check: ClaimCheck, datasets: Datasets, unaltered: Sequence[Claim] | None = None
+) -> CanFail:
+    """Evaluate ``check`` on ``datasets`` (unless its ``unaltered`` records are given) and on its
+    alteration of them (a check without an alteration fails the contract: its altered records are
+    empty)."""
+    unaltered = tuple(check.evaluate(paper, datasets) if unaltered is None else unaltered)
     if check.alteration is None:
         return CanFail(check.id, "(none declared)", unaltered, ())
     altered_records = tuple(check.evaluate(paper, check.alteration(datasets)))

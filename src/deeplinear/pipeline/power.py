@@ -113,23 +113,20 @@ def read_paper_datasets(paper_key: str, results: str | Path) -> dict:
     }
 
 
-def _outcomes(check: claims.ClaimCheck, datasets) -> dict[str, claims.Outcome]:
-    try:
-        result = check.compute(datasets)
-    except Exception:  # the contract's records already say why
-        return {}
-    items = result.items() if isinstance(result, Mapping) else [("", result)]
-    return {f"{check.id}[{q}]" if q else check.id: o for q, o in items}
-
-
 def claim_powers(paper_keys: Sequence[str], results: str | Path) -> list[ClaimPower]:
-    """The can-fail contract and power figures of every claim of ``paper_keys`` on a finished run."""
+    """The can-fail contract and power figures of every claim of ``paper_keys`` on a finished run
+    (each check computed once on the unaltered datasets, once on its alteration)."""
     out = []
     for key in paper_keys:
         datasets = read_paper_datasets(key, results)
         for check in registry.paper(key).claims:
-            contract = claims.check_can_fail(key, check, datasets)
-            figures = {rid: power_figure(o) for rid, o in _outcomes(check, datasets).items()}
+            try:
+                outcomes = check.outcomes(datasets)
+            except Exception:  # the contract's failed record says why
+                outcomes = {}
+            unaltered = check.records(key, outcomes) if outcomes else None
+            contract = claims.check_can_fail(key, check, datasets, unaltered)
+            figures = {rid: power_figure(o) for rid, o in outcomes.items()}
             out.append(ClaimPower(key, contract, figures))
     return out
 

@@ -44,7 +44,7 @@ def numpy_rate(width: int, max_depth: int, steps: int, data) -> tuple[float, int
         for _ in range(steps):
             _, grads = narrow.loss_and_gradients(chains, data)
             narrow.step(chains, grads, lr)
-    return chains.U.shape[0] * steps / (time.perf_counter() - start), chains.U.shape[0]
+    return chains.alpha.size * steps / (time.perf_counter() - start), chains.alpha.size
 
 
 def engine_rate(max_depth: int, steps: int, X, Y, data) -> float:

@@ -48,24 +48,36 @@ def test_narrow_gd_equals_the_engine_on_the_same_draws(width):
         np.testing.assert_allclose(ours[:, i], ref, rtol=1e-12, atol=1e-14)
 
 
-def test_scans_equal_direct_products():
-    W = np.random.default_rng(0).standard_normal((3, 7, 2, 2))
-    P, S = narrow.prefix_products_2x2(W), narrow.suffix_products_2x2(W)
-    for e in range(3):
-        for k in range(7):
-            direct_p = np.eye(2)
-            for j in range(k + 1):
-                direct_p = W[e, j] @ direct_p
-            direct_s = np.eye(2)
-            for j in range(k, 7):
-                direct_s = W[e, j] @ direct_s
-            np.testing.assert_allclose(P[e, k], direct_p, rtol=1e-13)
-            np.testing.assert_allclose(S[e, k], direct_s, rtol=1e-13)
-
-
-def _train(early_stop: bool, progress: bool | str = False, check_every: int = 16):
+def test_middle_gradients_equal_direct_products():
+    """The rank-one factors of the middle layers' gradients (vector chains) against the gradient
+    formula with the suffix and prefix products formed directly, at widths 1 and 2."""
     _, _, data = _problem()
-    depths, seeds, factors = [2, 4, 5], range(9), [1.0, 4.0]
+    for width in (1, 2):
+        rng = np.random.default_rng(width)
+        nets = [experiments.init_weights(L, width, 4, 1, rng) for L in (3, 5, 7)]
+        chains = narrow.chains_from_weights(nets, [0.7, 1.0, 1.3], data)
+        _, grads = narrow.loss_and_gradients(chains, data)
+        full = grads.middle(chains.alpha)  # (K, m, m, E)
+        for e, ws in enumerate(nets):
+            U, a, middle = ws[0] @ data.basis, ws[-1], ws[1:-1]
+            h = a.copy()
+            for w in middle[::-1]:
+                h = h @ w
+            g = data.lam * (chains.alpha[e] * (h @ U)[0] - data.phi)
+            q = U @ g
+            for k in range(len(middle)):
+                suffix, prefix = a.copy(), q.copy()
+                for w in middle[k + 1 :][::-1]:
+                    suffix = suffix @ w
+                for w in middle[:k]:
+                    prefix = w @ prefix
+                expected = chains.alpha[e] * np.outer(suffix[0], prefix)
+                np.testing.assert_allclose(full[k, :, :, e], expected, rtol=1e-12, atol=1e-14)
+
+
+def _train(early_stop: bool, progress: bool | str = False, check_every: int = 16, seeds: int = 9, race_factor=3.0):
+    _, _, data = _problem()
+    depths, seeds, factors = [2, 4, 5], range(seeds), [1.0, 4.0]
     nets, alphas, lr, cell = [], [], [], []
     for i, L in enumerate(depths):
         for s in seeds:
@@ -86,6 +98,7 @@ def _train(early_stop: bool, progress: bool | str = False, check_every: int = 16
         early_stop=early_stop,
         progress=progress,
         check_every=check_every,
+        race_factor=race_factor,
     )
     return result, cells
 
@@ -136,6 +149,25 @@ def test_narrow_cases_check_their_inputs():
         experiments.narrow_cases({**NARROW, "max_depths": [5]})
     with pytest.raises(ValueError, match="lr_factors"):
         experiments.narrow_cases({**NARROW, "lr_factors": [1.0, 2.0]})
+    # an even seed count's median averages two order statistics: racing at 1x could stop the fastest cell
+    with pytest.raises(ValueError, match="race_factor"):
+        experiments.narrow_cases({**NARROW, "n_seeds": 8, "race_factor": 1.5})
+    assert experiments.narrow_cases({**NARROW, "n_seeds": 9, "race_factor": 1.0})
+
+
+def test_racing_at_one_with_odd_seeds_keeps_the_fastest_cell_exact():
+    """With an odd seed count and race_factor 1 every cell's median is either exact (and equal to
+    the full run's) or censored at a stop step that lies below its true median."""
+    full, cells = _train(early_stop=False, seeds=9)
+    fast, _ = _train(early_stop=True, seeds=9, race_factor=1.0)
+    assert fast.steps_run < full.steps_run
+    for k in np.unique(cells):
+        t_full = np.sort(np.where(full.hit_step[cells == k, -1] >= 0, full.hit_step[cells == k, -1], np.inf))
+        hits = fast.hit_step[cells == k, -1]
+        if (hits >= 0).sum() >= 5:
+            assert np.sort(hits[hits >= 0])[4] == t_full[4]
+        else:
+            assert t_full[4] > fast.stop_step[cells == k].max()
 
 
 def test_a_progress_bar_changes_nothing_and_survives_members_leaving():

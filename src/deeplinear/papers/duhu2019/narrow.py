@@ -10,14 +10,16 @@ reductions make a step cheap:
   :math:`U = W_1 V_r` (m x r), :math:`\phi = V_r^\top\Phi^\top` and :math:`h = a W_{L-1}\cdots W_2`.
   The gradient of :math:`W_1` lies in the row space of :math:`X`, so the part of :math:`W_1` outside
   it never moves and never enters the loss: GD on :math:`U` is GD on :math:`W_1`, exactly.
-* **Chains by scans.** With :math:`g = \lambda\odot e` (e the residual in these coordinates) and
+* **Vector chains.** With :math:`g = \lambda\odot e` (e the residual in these coordinates) and
   :math:`q = U g`, the gradients are :math:`\partial_U\ell = \alpha\, h^\top g^\top`,
   :math:`\partial_{W_k}\ell = \alpha\,(a S_{k+1})^\top (P_{k-1} q)^\top` and
   :math:`\partial_a\ell = \alpha\,(M q)^\top`, with prefix products :math:`P_k = W_k\cdots W_2`,
-  suffix products :math:`S_k = W_{L-1}\cdots W_k` and :math:`M = P_{L-1}`. For width 1 every layer
-  after the first is a scalar and the prefix and suffix products are cumulative products
-  (``numpy.cumprod``); for width 2 they come from two Hillis-Steele scans (``log2 L`` rounds of
-  2 x 2 products written out component by component).
+  suffix products :math:`S_k = W_{L-1}\cdots W_k` and :math:`M = P_{L-1}`. Only the vectors
+  :math:`a S_{k+1}` and :math:`P_{k-1} q` are needed, never the matrices: two chains of
+  matrix-vector products (from :math:`a` down, from :math:`q` up), about 12 flops per 2 x 2 layer
+  each, and the update is rank one per layer. For width 1 every layer after the first is a scalar
+  and the chains are cumulative products (``numpy.cumprod``). The member index is the arrays' last
+  axis, so each layer's entries over the batch are contiguous vectors that stay in cache.
 
 Networks of different depths share one batch: a shallower chain is padded with identity layers
 that never train. Members that converge or diverge leave the batch (compaction).
@@ -26,8 +28,10 @@ that never train. Members that converge or diverge leave the batch (compaction).
 of ``n`` seeds. Once more than half of a cell's seeds have reached the smallest threshold, the
 cell's median is known exactly and its remaining seeds stop (they are right-censored, known only to
 be slower than the median). *Racing* (our choice): a cell whose median is not yet known stops once
-its step count exceeds ``race_factor`` times the best known median step count at its depth; its
-median is then only known to exceed that bound. Both keep every reported median exact or a stated
+its step count ``t`` exceeds ``race_factor`` times the best known median step count at its depth;
+fewer than a majority of its seeds converged by ``t``, so its median exceeds ``t`` (odd seed
+counts) or ``t / 2`` (even ones, whose median averages two order statistics): with
+``race_factor >= 1`` (odd) or ``>= 2`` (even) it is slower than the best cell, which stays exact. Both keep every reported median exact or a stated
 lower bound, and cut the run to a few times the slowest *median* instead of the step cap.
 """
 
@@ -59,54 +63,20 @@ class EigenData:
         return cls(problem.lam, problem.basis, problem.phi[0])
 
 
-# ---- 2 x 2 products written out (each operand a tuple of four arrays) ------------------------------
-
-
-def _mm2(A: tuple, B: tuple) -> tuple:
-    a00, a01, a10, a11 = A
-    b00, b01, b10, b11 = B
-    return (a00 * b00 + a01 * b10, a00 * b01 + a01 * b11, a10 * b00 + a11 * b10, a10 * b01 + a11 * b11)
-
-
-def _slice(A: tuple, s: slice) -> tuple:
-    return tuple(c[:, s] for c in A)
-
-
-def _scan_2x2(W: np.ndarray, suffix: bool) -> np.ndarray:
-    """Hillis-Steele scan of ``W`` (E, K, 2, 2): each round multiplies every entry by the one
-    ``offset`` layers below it (the later layer on the left), writing into the upper entries for
-    prefix products and the lower ones for suffix products."""
-    out = [W[..., 0, 0].copy(), W[..., 0, 1].copy(), W[..., 1, 0].copy(), W[..., 1, 1].copy()]
-    offset, K = 1, W.shape[1]
-    while offset < K:
-        new = _mm2(_slice(out, slice(offset, None)), _slice(out, slice(None, K - offset)))
-        target = slice(None, K - offset) if suffix else slice(offset, None)
-        for c, v in zip(out, new, strict=True):
-            c[:, target] = v
-        offset *= 2
-    return np.stack(out, axis=-1).reshape(*W.shape)
-
-
-def prefix_products_2x2(W: np.ndarray) -> np.ndarray:
-    """Inclusive prefix products ``P[:, k] = W[:, k] @ ... @ W[:, 0]`` of ``W`` (E, K, 2, 2)."""
-    return _scan_2x2(W, suffix=False)
-
-
-def suffix_products_2x2(W: np.ndarray) -> np.ndarray:
-    """Inclusive suffix products ``S[:, k] = W[:, K-1] @ ... @ W[:, k]`` of ``W`` (E, K, 2, 2)."""
-    return _scan_2x2(W, suffix=True)
-
-
 # ---- the batch ---------------------------------------------------------------------------------
+
+#: The fields of :class:`Chains`, each with the member index last.
+_CHAIN_FIELDS = ("U", "middle", "mask", "last", "last_mask", "alpha")
 
 
 @dataclass
 class Chains:
-    """A batch of narrow networks in eigen-coordinates.
+    """A batch of narrow networks in eigen-coordinates, the member index last (so that one layer's
+    entries over the batch are contiguous vectors).
 
-    ``U`` (E, m, r): first layer; ``middle`` (E, K, m, m): ``W_2 .. W_{L-1}`` padded with identities
-    (``mask`` (E, K) is 1 on real layers); ``last`` (E, m): ``a``, with ``last_mask`` (E,) 0 for
-    ``L = 1`` (a fixed ``a = e_1`` makes the first layer's first row the whole network);
+    ``U`` (m, r, E): first layer; ``middle`` (K, m, m, E): ``W_2 .. W_{L-1}`` padded with
+    identities (``mask`` (K, E) is 1 on real layers); ``last`` (m, E): ``a``, with ``last_mask``
+    (E,) 0 for ``L = 1`` (a fixed ``a = e_1`` makes the first layer's first row the whole network);
     ``alpha`` (E,) the output scale.
     """
 
@@ -118,11 +88,35 @@ class Chains:
     alpha: np.ndarray
 
     def select(self, keep: np.ndarray) -> Chains:
-        return Chains(*(getattr(self, f)[keep] for f in ("U", "middle", "mask", "last", "last_mask", "alpha")))
+        return Chains(*(getattr(self, f)[..., keep] for f in _CHAIN_FIELDS))
 
     @property
     def width(self) -> int:
-        return self.U.shape[1]
+        return self.U.shape[0]
+
+    def middle_by_member(self) -> np.ndarray:
+        """The middle layers as (E, K, m, m)."""
+        return np.moveaxis(self.middle, -1, 0)
+
+
+@dataclass
+class Gradients:
+    r"""The gradients of a batch: ``U`` (m, r, E) and ``last`` (m, E) in full; the middle layers'
+    as rank-one factors, :math:`\partial_{W_k}\ell = \alpha\,\mathrm{left}_k^\top\,\mathrm{right}_k`
+    with ``left``, ``right`` (K, m, E): :math:`\mathrm{left}_k = a S_{k+1}` and
+    :math:`\mathrm{right}_k = P_{k-1} q` (module doc). Never formed as (K, m, m, E) arrays."""
+
+    U: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    last: np.ndarray
+
+    def select(self, keep: np.ndarray) -> Gradients:
+        return Gradients(self.U[..., keep], self.left[..., keep], self.right[..., keep], self.last[..., keep])
+
+    def middle(self, alpha: np.ndarray) -> np.ndarray:
+        """The middle layers' gradients in full, (K, m, m, E) (for tests and inspection)."""
+        return alpha * self.left[:, :, None, :] * self.right[:, None, :, :]
 
 
 def chains_from_weights(networks: Sequence[Sequence[np.ndarray]], alphas: Sequence[float], data: EigenData) -> Chains:
@@ -147,56 +141,97 @@ def chains_from_weights(networks: Sequence[Sequence[np.ndarray]], alphas: Sequen
             mask[i, k] = 1.0
         last[i] = ws[-1][0]
         last_mask[i] = 1.0
-    return Chains(U, middle, mask, last, last_mask, np.asarray(alphas, dtype=np.float64))
+
+    def member_last(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.moveaxis(a, 0, -1))
+
+    alpha = np.asarray(alphas, dtype=np.float64)
+    return Chains(member_last(U), member_last(middle), member_last(mask), member_last(last), last_mask, alpha)
 
 
-def loss_and_gradients(c: Chains, data: EigenData) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    r"""Loss (E,) and the gradients of ``U``, ``middle`` and ``last`` (formulas in the module doc)."""
-    alpha = c.alpha
+def loss_and_gradients(c: Chains, data: EigenData) -> tuple[np.ndarray, Gradients]:
+    r"""Loss (E,) and the gradients (formulas in the module doc): the vector chains
+    :math:`\mathrm{left}_{k-1} = \mathrm{left}_k W_k` from :math:`a` down and
+    :math:`\mathrm{right}_{k+1} = W_k\,\mathrm{right}_k` from :math:`q` up, two matrix-vector
+    products per layer, instead of the full prefix and suffix products."""
+    alpha, lam, phi = c.alpha, data.lam[:, None], data.phi[:, None]
     if c.width == 1:
-        chain = np.concatenate([c.middle[:, :, 0, 0], c.last], axis=1)  # scalars W_2..W_{L-1}, a
-        pre = np.cumprod(chain, axis=1)  # W_k ... W_2
-        suf = np.cumprod(chain[:, ::-1], axis=1)[:, ::-1]  # a ... W_k
-        h = pre[:, -1:]  # (E, 1): the whole chain a W_{L-1} ... W_2
-        e = alpha[:, None] * h * c.U[:, 0] - data.phi  # (E, r)
-        g = data.lam * e
-        q = (c.U[:, 0] * g).sum(1)  # (E,)
-        excl = np.ones_like(chain)  # product of every chain factor but the k-th
-        excl[:, 1:] = pre[:, :-1]
-        excl[:, :-1] *= suf[:, 1:]
-        g_chain = (alpha * q)[:, None] * excl
-        g_U = (alpha[:, None] * h * g)[:, None, :]
-        g_middle = g_chain[:, :-1, None, None]
-        g_last = g_chain[:, -1:]
+        chain = np.concatenate([c.middle[:, 0, 0], c.last], axis=0)  # scalars W_2..W_{L-1}, a: (K+1, E)
+        pre = np.cumprod(chain, axis=0)  # W_k ... W_2
+        suf = np.cumprod(chain[::-1], axis=0)[::-1]  # a ... W_k
+        h = pre[-1:]  # (1, E): the whole chain a W_{L-1} ... W_2
+        e = alpha * h * c.U[0] - phi  # (r, E)
+        g = lam * e
+        q = (c.U[0] * g).sum(0)  # (E,)
+        left = suf[1:, None]  # a S_{k+1}: (K, 1, E)
+        right = np.empty_like(left)  # P_{k-1} q
+        right[0, 0] = q
+        right[1:, 0] = pre[:-2] * q
+        g_last = (alpha * q * pre[-2])[None]  # alpha M q
     else:
-        P = prefix_products_2x2(c.middle)  # P[:, k] = W_{k+2} ... W_2
-        S = suffix_products_2x2(c.middle)  # S[:, k] = W_{L-1} ... W_{k+2}
-        M = P[:, -1]
-        a = c.last
-        h = a[:, 0, None] * M[:, 0] + a[:, 1, None] * M[:, 1]  # a M: (E, 2)
-        e = alpha[:, None] * (h[:, 0, None] * c.U[:, 0] + h[:, 1, None] * c.U[:, 1]) - data.phi
-        g = data.lam * e
-        q = (c.U * g[:, None, :]).sum(-1)  # U g: (E, 2)
-        left = np.empty_like(c.middle[..., 0])  # a S_{k+1}: (E, K, 2)
-        left[:, -1] = a
-        left[:, :-1] = a[:, None, 0, None] * S[:, 1:, 0] + a[:, None, 1, None] * S[:, 1:, 1]
-        right = np.empty_like(left)  # P_{k-1} q: (E, K, 2)
-        right[:, 0] = q
-        right[:, 1:] = P[:, :-1, :, 0] * q[:, None, None, 0] + P[:, :-1, :, 1] * q[:, None, None, 1]
-        g_middle = alpha[:, None, None, None] * left[..., :, None] * right[..., None, :]
-        g_U = alpha[:, None, None] * h[:, :, None] * g[:, None, :]
-        g_last = alpha[:, None] * (M[..., 0] * q[:, None, 0] + M[..., 1] * q[:, None, 1])
-    loss = 0.5 * (g * e).sum(1)
-    return loss, (g_U, g_middle, g_last)
+        h, left = _left_chain(c.middle, c.last)
+        e = alpha * (h[0] * c.U[0] + h[1] * c.U[1]) - phi
+        g = lam * e
+        q = (c.U * g).sum(1)  # U g: (2, E)
+        right, mq = _right_chain(c.middle, q)
+        g_last = alpha * mq
+    loss = 0.5 * (g * e).sum(0)
+    g_U = alpha * h[:, None, :] * g[None]
+    return loss, Gradients(g_U, left, right, g_last)
 
 
-def step(c: Chains, grads: tuple[np.ndarray, ...], lr: np.ndarray) -> None:
+def _left_chain(W: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``h = a W_{K-1} ... W_0`` (2, E) and ``left[k] = a W_{K-1} ... W_{k+1}`` (K, 2, E), for
+    2 x 2 layers ``W`` (K, 2, 2, E): row vectors times matrices, written out."""
+    K = W.shape[0]
+    left = np.empty((K, 2, W.shape[-1]))
+    left[K - 1] = a
+    for k in range(K - 1, -1, -1):
+        l0, l1 = left[k]
+        w = W[k]
+        out = left[k - 1] if k > 0 else np.empty_like(left[0])
+        np.multiply(l0, w[0, 0], out=out[0])
+        out[0] += l1 * w[1, 0]
+        np.multiply(l0, w[0, 1], out=out[1])
+        out[1] += l1 * w[1, 1]
+    return out, left
+
+
+def _right_chain(W: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``right[k] = W_{k-1} ... W_0 q`` (K, 2, E) and ``M q = W_{K-1} ... W_0 q`` (2, E), for
+    2 x 2 layers ``W`` (K, 2, 2, E): matrices times column vectors, written out."""
+    K = W.shape[0]
+    right = np.empty((K, 2, W.shape[-1]))
+    right[0] = q
+    for k in range(K):
+        r0, r1 = right[k]
+        w = W[k]
+        out = right[k + 1] if k < K - 1 else np.empty_like(right[0])
+        np.multiply(w[0, 0], r0, out=out[0])
+        out[0] += w[0, 1] * r1
+        np.multiply(w[1, 0], r0, out=out[1])
+        out[1] += w[1, 1] * r1
+    return right, out
+
+
+def step(c: Chains, grads: Gradients, lr: np.ndarray) -> None:
     """One GD step of every member from the old values (in place); pads and ``L = 1``'s fixed
-    ``a`` do not move."""
-    g_U, g_middle, g_last = grads
-    c.U -= lr[:, None, None] * g_U
-    c.middle -= (lr[:, None] * c.mask)[..., None, None] * g_middle
-    c.last -= (lr * c.last_mask)[:, None] * g_last
+    ``a`` do not move. The middle layers take their rank-one updates layer by layer (each layer's
+    vectors stay in cache)."""
+    c.U -= lr * grads.U
+    coef = lr * c.alpha
+    if c.width == 1:
+        c.middle[:, 0, 0] -= coef * c.mask * grads.left[:, 0] * grads.right[:, 0]
+        c.last -= (lr * c.last_mask) * grads.last
+        return
+    scaled = np.empty_like(grads.left[0, 0])
+    for k in range(c.middle.shape[0]):
+        w, row_mask = c.middle[k], coef * c.mask[k]
+        for i in range(c.width):
+            np.multiply(row_mask, grads.left[k, i], out=scaled)
+            for j in range(c.width):
+                w[i, j] -= scaled * grads.right[k, j]
+    c.last -= (lr * c.last_mask) * grads.last
 
 
 @dataclass(frozen=True)
@@ -247,9 +282,9 @@ class _Race:
         return (settled | losing)[self.cell[live_ids]]
 
 
-def _compact(keep: np.ndarray, c: Chains, ids: np.ndarray, lr: np.ndarray, grads: tuple) -> tuple:
+def _compact(keep: np.ndarray, c: Chains, ids: np.ndarray, lr: np.ndarray, grads: Gradients) -> tuple:
     """The live batch without the members that left: chains, member ids, step sizes, gradients."""
-    return c.select(keep), ids[keep], lr[keep], tuple(g[keep] for g in grads)
+    return c.select(keep), ids[keep], lr[keep], grads.select(keep)
 
 
 def train_cells(
@@ -276,7 +311,7 @@ def train_cells(
     decided every ``check_every`` steps; first-hit steps are exact (tested every step).
     ``early_stop=False`` runs every member to convergence, divergence or the cap.
     """
-    E = chains.U.shape[0]
+    E = chains.alpha.size
     eps = np.sort(np.asarray(epsilons, dtype=np.float64))[::-1]
     hit = np.full((E, eps.size), -1, dtype=np.int64)
     status = np.full(E, CAPPED, dtype=np.int8)
@@ -357,7 +392,7 @@ def train_logged(
     ``max_steps`` (capped); first hits of every threshold are tested at every step. No early
     stopping: this serves the phase diagram's narrow cells (widths 1 and 2), which need every
     run's own curve. ``chains`` is consumed."""
-    E = chains.U.shape[0]
+    E = chains.alpha.size
     eps = np.asarray(epsilons, dtype=np.float64)
     log_steps = np.asarray(log_steps, dtype=np.int64)
     log_index = {int(s): j for j, s in enumerate(log_steps)}
@@ -365,7 +400,7 @@ def train_logged(
     hit = np.full((E, eps.size), -1, dtype=np.int64)
     status = np.full(E, CAPPED, dtype=np.int8)
     stop = np.full(E, max_steps, dtype=np.int64)
-    final_middle = chains.middle.copy()
+    final_middle = chains.middle.copy()  # (K, m, m, E)
     ids, c, lr_live = np.arange(E), chains, lr.astype(np.float64).copy()
     loss0 = None
     bar = TargetProgress(max_steps, progress, "narrow GD")
@@ -389,7 +424,7 @@ def train_logged(
                 done = finished if t < max_steps else np.ones(ids.size, dtype=bool)
                 status[ids[bad]], status[ids[converged]] = DIVERGED, CONVERGED
                 stop[ids[finished]] = t
-                final_middle[ids[done]] = c.middle[done]
+                final_middle[..., ids[done]] = c.middle[..., done]
                 later = log_steps > t  # a stopped member keeps its last loss
                 loss_log[np.ix_(ids[done], np.flatnonzero(later))] = loss[done, None]
                 c, ids, lr_live, grads = _compact(~done, c, ids, lr_live, grads)
@@ -397,4 +432,4 @@ def train_logged(
                 break
             step(c, grads, lr_live)
     bar.close()
-    return LoggedResult(loss_log, hit, status, stop, final_middle)
+    return LoggedResult(loss_log, hit, status, stop, np.moveaxis(final_middle, -1, 0))

@@ -29,6 +29,7 @@ def narrow_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         raise ValueError(f"{KEY}.narrow.output_dim must be 1 (the narrow-net path has one output)")
     if section["rank"] > min(section["n_samples"], section["input_dim"]):
         raise ValueError(f"{KEY}.narrow.rank must be <= min(n_samples, input_dim)")
+    _check_race_factor(section)
     if len(section["lr_factors"]) < 3:
         raise ValueError(f"{KEY}.narrow.lr_factors needs at least 3 factors to bracket the fastest one")
     cases = {}
@@ -41,6 +42,21 @@ def narrow_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "grid_depth": int(max(section["max_depths"])),  # every job's dataset spans the same depths
         }
     return cases
+
+
+def _check_race_factor(section: Mapping[str, Any]) -> None:
+    """The race must never stop the cell that would have been fastest. A cell stopped at step
+    ``t`` has fewer than a majority of its seeds converged by ``t``. With an odd number of seeds its
+    median is that majority's last member, so it exceeds ``t``: ``race_factor >= 1`` is exact. With
+    an even number its median averages two order statistics of which only the upper one is known to
+    exceed ``t``, so it exceeds ``t / 2``: exactness needs ``race_factor >= 2``."""
+    minimum = 1.0 if section["n_seeds"] % 2 else 2.0
+    if section["race_factor"] < minimum:
+        raise ValueError(
+            f"{KEY}.narrow.race_factor ({section['race_factor']}) must be >= {minimum:g} with "
+            f"n_seeds = {section['n_seeds']} ({'odd' if minimum == 1 else 'even'}): a smaller factor could stop the "
+            "cell whose median is the fastest (use an odd n_seeds for race_factor 1)"
+        )
 
 
 def run_narrow(ctx: JobContext) -> xr.Dataset:

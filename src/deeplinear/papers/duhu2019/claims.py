@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from scipy.stats import ks_2samp
 
 from deeplinear.alterations import altered, shifted_by_se, tilted
 from deeplinear.claims import (
@@ -409,6 +408,8 @@ def cross_check_p_values(ds) -> tuple[list[float], list[str]]:
     ``T_eps`` and of the mid-descent loss (a systematic difference between the methods adds up
     over the cells; KS on 8 vs 8 seeds rejects only at complete separation)."""
     samples = cross_check_samples(ds)
+    from scipy.stats import ks_2samp  # here: experiment jobs import this module and need no scipy.stats
+
     p = [float(ks_2samp(x, y).pvalue) for _, x, y in samples]
     labels = [label for label, _, _ in samples]
     for k, quantity in enumerate(("T_eps", "mid-descent loss")):

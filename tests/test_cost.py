@@ -50,14 +50,14 @@ def test_calibration_recovers_the_rate_and_the_estimate_follows(tmp_path):
     # one tiny job of another experiment fixes the overhead and the memory baseline
     law = next(j for k, j in jobs.job_table(config).items() if k[:2] == ("sirignano2022", "init_law"))
     _write_job(tmp_path, "prior_sampling", "sirignano2022", "init_law", "all", law.params, overhead, base)
-    (tmp_path / "benchmarks/figures/sirignano2022").mkdir(parents=True)
-    (tmp_path / "benchmarks/figures/sirignano2022/law.tsv").write_text(HEADER + "4.5\t0\t350\t1\t1\t1\t0\t0\t50\t4\n")
+    (tmp_path / "benchmarks/figures").mkdir(parents=True)
+    (tmp_path / "benchmarks/figures/sirignano2022.tsv").write_text(HEADER + "4.5\t0\t350\t1\t1\t1\t0\t0\t50\t4\n")
 
     calibration = cost.calibrate([tmp_path])
     fit = calibration["experiments"]["sirignano2022/sgd"]
     assert calibration["overhead_s"] == pytest.approx(overhead)
     assert fit["seconds_per_work"] == pytest.approx(rate, rel=1e-6)
-    assert calibration["rules"]["figure"]["seconds"] == 4.5
+    assert calibration["rules"]["figures"]["seconds"] == 4.5
 
     config["papers"] = ["sirignano2022"]
     estimates = {e.name: e for e in cost.estimate_jobs(config, calibration)}
@@ -66,7 +66,7 @@ def test_calibration_recovers_the_rate_and_the_estimate_follows(tmp_path):
     assert estimates["sirignano2022/sgd/N_1600"].seconds == pytest.approx(expected)
     peak = base + factor * sgd.cost(job.params).memory_bytes / 1e6  # linear above the baseline
     assert estimates["sirignano2022/sgd/N_1600"].peak_mb == pytest.approx(peak, rel=1e-3)
-    assert sum(e.rule == "figure" for e in estimates.values()) == len(registry.paper("sirignano2022").figures)
+    assert sum(e.rule == "figures" for e in estimates.values()) == 1  # one figure job per paper
     text = cost.format_estimate(list(estimates.values()), calibration, cores=2)
     assert "estimated wall time on 2 cores" in text and "width_scaling" in text
 

@@ -83,13 +83,14 @@ def test_rerun_from_scratch_gives_identical_data(smoke_run, tmp_path):
     assert (smoke_run / "results/report.html").read_bytes() == (tmp_path / "results/report.html").read_bytes()
 
 
-def test_named_figure_target_rebuilds_only_that_figure(smoke_run, tmp_path):
+def test_named_figure_target_reruns_only_its_papers_figure_job(smoke_run, tmp_path):
     shutil.copytree(smoke_run, tmp_path / "w")
     work = tmp_path / "w"
     (work / "figures/min2021/implicit_bias.pdf").unlink()
     dry = run_snakemake(work, "-n", "--cores", "1", "min2021_implicit_bias")
     assert dry.returncode == 0, dry.stderr[-3000:]
-    assert "figure" in dry.stdout and "width_scaling " not in dry.stdout
+    assert "figures_min2021" in dry.stdout and "width_scaling " not in dry.stdout
+    assert "figures_duhu2019" not in dry.stdout and "paper_claims" not in dry.stdout
     result = run_snakemake(work, "--cores", "1", "min2021_implicit_bias")
     assert result.returncode == 0, result.stderr[-3000:]
     assert (work / "figures/min2021/implicit_bias.pdf").exists()

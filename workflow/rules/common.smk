@@ -100,14 +100,36 @@ def paper_datasets(wildcards):
     )
 
 
-def figure_datasets(wildcards):
-    """The combined datasets one figure reads, named by experiment."""
-    spec = registry.paper(wildcards.paper).figures[wildcards.figure]
-    return experiment_files(wildcards.paper, spec.experiments)
+def paper_figure_datasets(paper):
+    """The combined datasets that a paper's figures read, named by experiment."""
+    figures = registry.paper(paper).figures.values()
+    return experiment_files(
+        paper, sorted({e for spec in figures for e in spec.experiments})
+    )
 
 
-def figure_caption(wildcards):
-    return registry.paper(wildcards.paper).figures[wildcards.figure].caption
+def paper_figure_outputs(paper):
+    """Every figure of a paper as named outputs ``<figure>_pdf`` and ``<figure>_png``; the PNGs
+    are marked for Snakemake's report, labelled by paper and figure."""
+    outputs = {}
+    for figure in registry.paper(paper).figures:
+        pdf, png = (
+            FIGURE_FILE.format(paper=paper, figure=figure, ext=ext)
+            for ext in FIGURE_EXTS
+        )
+        outputs[f"{figure}_pdf"] = pdf
+        outputs[f"{figure}_png"] = report(
+            png,
+            caption="../report/figure.rst",
+            category=paper,
+            labels={"paper": paper, "figure": figure},
+        )
+    return outputs
+
+
+def paper_figure_captions(paper):
+    """``{figure: caption}`` of a paper (Snakemake's report shows them under each of its PNGs)."""
+    return {name: spec.caption for name, spec in registry.paper(paper).figures.items()}
 
 
 def figure_files(paper, figure):

@@ -8,7 +8,7 @@ and its peak memory a baseline plus a calibrated factor times its array bytes::
     seconds(job) = overhead_s + seconds_per_work[experiment] * work(job)
     peak_mb(job) = base_mb + (peak_mb[e] - base_mb) * array_mb(job) / array_mb_at_peak[e]
 
-The other rules (combine, claims, figure, report) cost a constant per job, their median.
+The other rules (combine, claims, figures (one job per paper), report) cost a constant per job, their median.
 
 Before a calibration exists (a new paper, or an experiment that never ran on this machine) a job
 is priced by a fallback and flagged ``uncalibrated``: its work is taken as arithmetic operations
@@ -51,11 +51,11 @@ FALLBACK_WORK_PER_SECOND = 1e8
 POST_RULES = {
     "combine_experiment": "combine/**/*.tsv",
     "paper_claims": "claims/*.tsv",
-    "figure": "figures/*/*.tsv",
+    "figures": "figures/*.tsv",
     "claims_table": "claims/claims_table.tsv",
     "report_page": "report.tsv",
 }
-STAGES = (("experiments",), ("combine_experiment",), ("paper_claims", "figure"), ("claims_table", "report_page"))
+STAGES = (("experiments",), ("combine_experiment",), ("paper_claims", "figures"), ("claims_table", "report_page"))
 
 
 @dataclass(frozen=True)
@@ -218,7 +218,7 @@ def estimate_jobs(config: Mapping[str, Any], calibration: Mapping[str, Any]) -> 
     counts = {
         "combine_experiment": len({(p, e) for (p, e, _) in table}),
         "paper_claims": len(papers),
-        "figure": sum(len(registry.paper(p).figures) for p in papers),
+        "figures": len(papers),
         "claims_table": 1,
         "report_page": 1,
     }

@@ -156,13 +156,25 @@ def gather_claims(inputs: Sequence[str | Path], output: str | Path) -> list[clai
 
 def make_figure(paper_key: str, figure: str, inputs: Mapping[str, str | Path], outputs: Sequence[str | Path]) -> None:
     """Plot one registered figure from its combined datasets and save it to every output path."""
+    make_figures(paper_key, inputs, {figure: outputs})
+
+
+def make_figures(paper_key: str, inputs: Mapping[str, str | Path], outputs: Mapping[str, Sequence[str | Path]]) -> None:
+    """Plot registered figures of one paper (``outputs``: figure -> its paths), reading each
+    combined dataset once; one figure job per paper calls this for all of them."""
     paper = registry.paper(paper_key)
-    if figure not in paper.figures:
-        raise KeyError(f"paper {paper_key!r} has no figure {figure!r}; it has {sorted(paper.figures)}")
+    unknown = sorted(set(outputs) - set(paper.figures))
+    if unknown:
+        raise KeyError(f"paper {paper_key!r} has no figure {unknown[0]!r}; it has {sorted(paper.figures)}")
     from deeplinear import plotting  # matplotlib only in figure jobs
 
-    datasets = {name: dataset.read_dataset(inputs[name]) for name in paper.figures[figure].experiments}
-    plotting.save_figure(draw_figure(paper_key, figure, datasets), outputs)
+    needed = {name for figure in outputs for name in paper.figures[figure].experiments}
+    datasets = {name: dataset.read_dataset(inputs[name]) for name in sorted(needed)}
+    for figure, paths in outputs.items():
+        own = {
+            name: datasets[name].copy(deep=True) for name in paper.figures[figure].experiments
+        }  # no figure sees another's changes
+        plotting.save_figure(draw_figure(paper_key, figure, own), paths)
 
 
 def draw_figure(paper_key: str, figure: str, datasets: Mapping[str, Any]):

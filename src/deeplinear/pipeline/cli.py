@@ -6,6 +6,7 @@
     python -m deeplinear claims min2021 -i imbalance=a.nc -i implicit_bias=b.nc -o claims.json
     python -m deeplinear estimate --set scale=paper  # expected CPU time and memory, per rule
     python -m deeplinear calibrate results          # refit the cost model on a finished run
+    python -m deeplinear reproduce duhu2019 --set scale=paper --workdir runs/paper --publish published/paper-scale
 
 ``--set key.path=value`` overrides config values (YAML syntax), e.g. ``--set scale=paper``.
 """
@@ -113,6 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-mixed", action="store_true", help="publish datasets from different numerics versions (RUN.md says so)"
     )
     pub.add_argument("-o", "--output", required=True)
+    rep = sub.add_parser(
+        "reproduce",
+        help="run chosen papers' workflow in a workdir (resumable, time left from the cost model) and publish them",
+        parents=[config_opts],
+    )
+    rep.add_argument("papers", nargs="+")
+    rep.add_argument("--workdir", required=True, help="where the run's results and figures go (resumed if there)")
+    rep.add_argument("--cores", type=int, default=2)
+    rep.add_argument("--publish", default=None, metavar="FOLDER", help="publish each paper's record here when done")
+    rep.add_argument("--note", default="", help="a paragraph for each RUN.md")
+    rep.add_argument("--interval", type=float, default=60.0, help="seconds between progress lines (default 60)")
     run = sub.add_parser("run", help="run one experiment job", parents=[config_opts])
     run.add_argument("paper")
     run.add_argument("experiment")
@@ -172,6 +184,25 @@ def _run_publish(args: argparse.Namespace) -> None:
         print(f"wrote {folder}")
 
 
+def _run_reproduce(args: argparse.Namespace) -> None:
+    import shlex
+
+    from deeplinear.pipeline import reproduce
+
+    folders = reproduce.reproduce(
+        args.papers,
+        _config_of(args),
+        Path(args.workdir),
+        args.cores,
+        Path(args.publish) if args.publish else None,
+        command_line="python -m deeplinear " + shlex.join(args.argv),
+        note=args.note,
+        interval=args.interval,
+    )
+    for folder in folders:
+        print(f"wrote {folder}")
+
+
 def _run_estimate(args: argparse.Namespace) -> None:
     from deeplinear.pipeline import cost
 
@@ -213,6 +244,7 @@ COMMANDS = {
     "combine": _run_combine,
     "calibrate": _run_calibrate,
     "publish": _run_publish,
+    "reproduce": _run_reproduce,
     "estimate": _run_estimate,
     "jobs": _run_jobs,
     "run": _run_one_job,
@@ -223,6 +255,7 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (2 with a one-line message on bad input)."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, for records
     try:
         COMMANDS[args.command](args)
     except (KeyError, ValueError, FileNotFoundError, RuntimeError) as exc:

@@ -67,7 +67,7 @@ PAPER = Paper(
     key=KEY,
     title="Du & Hu (2019)",
     reference=REFERENCE,
-    version="3",  # 2: widths >= reduction_min_width by the exact deep reduction; 3: init sampler renormalised per layer
+    version="4",  # 2: widths >= reduction_min_width by the exact deep reduction; 3: init sampler renormalised per layer; 4: narrow nets by vector chains (rounding-level changes)
     experiments={
         "phase_diagram": Experiment(
             "phase_diagram",

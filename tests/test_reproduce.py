@@ -1,0 +1,85 @@
+"""`deeplinear reproduce`: one command runs chosen papers, resumes a killed run, says the time
+left from the cost model and publishes the records."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+
+import pytest
+
+from conftest import copy_results, smoke_config
+from deeplinear.pipeline import reproduce
+from deeplinear.pipeline.cli import main
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def _rows(path, paper):
+    with open(path, newline="") as fh:
+        return [row for row in csv.DictReader(fh) if row["paper"] == paper]
+
+
+def test_reproduce_resumes_a_killed_run_and_publishes_it(smoke_run, tmp_path):
+    work = copy_results(smoke_run, tmp_path / "work")
+    # what a kill leaves: a job's dataset never written (outputs are atomic), Snakemake's lock and
+    # the pid of the dead reproduce
+    lost = sorted((work / "results/width_scaling/sirignano2022/sgd").glob("*.nc"))[0]
+    lost.unlink()
+    locks = work / ".snakemake/locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    (locks / "0.output.lock").write_text(str(lost) + "\n")
+    (work / reproduce.PID_NAME).write_text(str(_dead_pid()))
+    lines: list[str] = []
+
+    folders = reproduce.reproduce(
+        ["sirignano2022"], smoke_config(), work, 2, tmp_path / "published", interval=5, say=lines.append
+    )
+
+    n_jobs = sum(1 for key in reproduce.jobs.job_table(smoke_config()) if key[0] == "sirignano2022")
+    assert any("removed the lock of a killed run" in line for line in lines)
+    assert f"{n_jobs - 1} of {n_jobs} jobs cached" in lines[1]
+    progress = [line for line in lines if "experiment jobs done" in line]
+    assert progress and "left on 2 cores (cost model)" in progress[0]
+    assert progress[-1].startswith(f"reproduce: {n_jobs} of {n_jobs} experiment jobs done")
+    assert lost.exists() and not (work / reproduce.PID_NAME).exists()
+    assert folders == [tmp_path / "published/sirignano2022"]
+    # the resumed job is the same deterministic job: the record equals the smoke run's claims
+    published = _rows(folders[0] / "claims.csv", "sirignano2022")
+    assert published == _rows(smoke_run / "results/claims.csv", "sirignano2022")
+    assert "python -m deeplinear reproduce" in (folders[0] / "RUN.md").read_text()
+
+
+def test_reproduce_refuses_another_config_and_a_live_run(tmp_path):
+    config = smoke_config()
+    reproduce.prepare_workdir(tmp_path, reproduce.run_config(config, ["min2021"]))
+    with pytest.raises(ValueError, match="another config"):
+        reproduce.prepare_workdir(tmp_path, reproduce.run_config({**config, "base_seed": 7}, ["min2021"]))
+    (tmp_path / reproduce.PID_NAME).write_text(str(os.getpid()))
+    with pytest.raises(RuntimeError, match="is running"):
+        reproduce.release_stale_lock(tmp_path, ["snakemake"])
+    with pytest.raises(ValueError, match="unknown paper"):
+        reproduce.run_config(config, ["nosuchpaper"])
+
+
+def test_reproduce_command_line_reports_bad_input(tmp_path, capsys):
+    assert main(["reproduce", "nosuchpaper", "--workdir", str(tmp_path)]) == 2
+    assert "unknown paper" in capsys.readouterr().err
+
+
+def test_time_left_schedules_only_unfinished_jobs(tmp_path):
+    done = tmp_path / "done.nc"
+    done.write_text("")
+    pending = [
+        reproduce.PendingJob(done, 100.0),
+        reproduce.PendingJob(tmp_path / "a.nc", 30.0),
+        reproduce.PendingJob(tmp_path / "b.nc", 20.0),
+        reproduce.PendingJob(tmp_path / "c.nc", 10.0),
+    ]
+    assert reproduce.time_left(pending, cores=2) == 30.0  # 30 | 20 + 10
+    assert "1 of 4 experiment jobs done" in reproduce.progress_line(pending, 2, 75.0)

@@ -83,3 +83,8 @@ def test_time_left_schedules_only_unfinished_jobs(tmp_path):
     ]
     assert reproduce.time_left(pending, cores=2) == 30.0  # 30 | 20 + 10
     assert "1 of 4 experiment jobs done" in reproduce.progress_line(pending, 2, 75.0)
+    # running jobs count what they have run: a started 5 s ago, c 25 s ago (past its 10 s estimate)
+    started = {tmp_path / "a.nc": 95.0, tmp_path / "c.nc": 75.0}
+    assert reproduce.time_left(pending, 2, started, now=100.0) == 25.0  # 25 | 20 + 0
+    line = reproduce.progress_line(pending, 2, 75.0, started, now=100.0)
+    assert "about 25 s left" in line and "1 running past their estimate" in line

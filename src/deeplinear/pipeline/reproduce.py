@@ -48,10 +48,12 @@ LOG_NAME = "reproduce.log"
 
 @dataclass(frozen=True)
 class PendingJob:
-    """An experiment job of the run: its output dataset and its estimated seconds."""
+    """An experiment job of the run: its output dataset, its estimated seconds and its log (which
+    Snakemake creates when the job starts)."""
 
     output: Path
     seconds: float
+    log: Path | None = None
 
 
 def run_config(config: Mapping[str, Any], papers: Sequence[str]) -> dict[str, Any]:
@@ -81,25 +83,63 @@ def prepare_workdir(workdir: Path, config: Mapping[str, Any]) -> Path:
 def pending_jobs(config: Mapping[str, Any], workdir: Path, calibration: Mapping[str, Any]) -> list[PendingJob]:
     """Every experiment job of ``config`` with its output path under ``workdir`` and its estimate."""
     seconds = {e.name: e.seconds for e in cost.estimate_jobs(config, calibration)}
+    results = workdir / "results"
     return [
         PendingJob(
-            workdir / "results" / job.kind / paper / experiment / f"{case}.nc", seconds[f"{paper}/{experiment}/{case}"]
+            results / job.kind / paper / experiment / f"{case}.nc",
+            seconds[f"{paper}/{experiment}/{case}"],
+            results / "logs" / job.kind / paper / experiment / f"{case}.log",
         )
         for (paper, experiment, case), job in jobs.job_table(config).items()
     ]
 
 
-def time_left(pending: Sequence[PendingJob], cores: int) -> float:
+def remaining_seconds(
+    pending: Sequence[PendingJob], started: Mapping[Path, float], now: float
+) -> tuple[list[float], int]:
+    """The estimated seconds left of each unfinished job (a running one, ``started`` at a time,
+    less what it has run, at least 0) and how many running jobs are past their estimate."""
+    left, overdue = [], 0
+    for job in pending:
+        if job.output.exists():
+            continue
+        ran = now - started[job.output] if job.output in started else 0.0
+        overdue += ran > job.seconds
+        left.append(max(job.seconds - ran, 0.0))
+    return left, overdue
+
+
+def time_left(
+    pending: Sequence[PendingJob], cores: int, started: Mapping[Path, float] | None = None, now: float = 0.0
+) -> float:
     """Seconds until the unfinished jobs are done on ``cores`` cores (longest job first)."""
-    return cost.schedule_seconds([j.seconds for j in pending if not j.output.exists()], cores)
+    return cost.schedule_seconds(remaining_seconds(pending, started or {}, now)[0], cores)
 
 
-def progress_line(pending: Sequence[PendingJob], cores: int, elapsed: float) -> str:
+def progress_line(
+    pending: Sequence[PendingJob],
+    cores: int,
+    elapsed: float,
+    started: Mapping[Path, float] | None = None,
+    now: float = 0.0,
+) -> str:
+    """``reproduce: 12 of 45 experiment jobs done, 5.0 min elapsed, about 20.1 min left on 2
+    cores (cost model)``, and how many running jobs are past their estimate (the time left is
+    then a lower bound)."""
     done = sum(j.output.exists() for j in pending)
-    return (
+    left, overdue = remaining_seconds(pending, started or {}, now)
+    line = (
         f"reproduce: {done} of {len(pending)} experiment jobs done, {_minutes(elapsed)} elapsed, "
-        f"about {_minutes(time_left(pending, cores))} left on {cores} cores (cost model)"
+        f"about {_minutes(cost.schedule_seconds(left, cores))} left on {cores} cores (cost model)"
     )
+    return line + (f"; {overdue} running past their estimate, so at least that" if overdue else "")
+
+
+def _written_since(path: Path, since: float) -> bool:
+    try:
+        return path.stat().st_mtime >= since
+    except FileNotFoundError:
+        return False
 
 
 def _minutes(seconds: float) -> str:
@@ -151,6 +191,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)  # flushed: the progress line is read from logs and pipes while it runs
+
+
 def run_workflow(
     command: Sequence[str],
     workdir: Path,
@@ -158,22 +202,26 @@ def run_workflow(
     cores: int,
     *,
     interval: float = 60.0,
-    say: Callable[[str], None] = print,
+    say: Callable[[str], None] = _say,
 ) -> int:
     """Run Snakemake (output to ``reproduce.log``), saying the progress line as jobs finish."""
-    start = time.monotonic()
+    start, wall_start = time.monotonic(), time.time()
     with (workdir / LOG_NAME).open("a") as log:
         env = dict(os.environ)  # the jobs find this environment's python first, as Snakemake does
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         proc = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT, env=env)
         (workdir / PID_NAME).write_text(str(os.getpid()))
         try:
-            done, said = -1, 0.0
+            done, said, started = -1, 0.0, {}
             while proc.poll() is None:
+                now = time.monotonic()
+                for job in pending:  # a job starts when Snakemake creates its log
+                    if job.output not in started and job.log is not None and _written_since(job.log, wall_start):
+                        started[job.output] = now
                 now_done = sum(j.output.exists() for j in pending)
-                if now_done != done or time.monotonic() - said >= interval:
-                    say(progress_line(pending, cores, time.monotonic() - start))
-                    done, said = now_done, time.monotonic()
+                if now_done != done or now - said >= interval:
+                    say(progress_line(pending, cores, now - start, started, now))
+                    done, said = now_done, now
                 time.sleep(1.0)
         finally:
             if proc.poll() is None:  # interrupted: stop Snakemake, which cleans up its own jobs
@@ -194,7 +242,7 @@ def reproduce(
     command_line: str = "python -m deeplinear reproduce",
     note: str = "",
     interval: float = 60.0,
-    say: Callable[[str], None] = print,
+    say: Callable[[str], None] = _say,
 ) -> list[Path]:
     """Run the chosen papers' workflow in ``workdir`` (resuming what is there) and publish them;
     returns the published folders. Raises RuntimeError if the workflow fails (its log says why)."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import os
 import subprocess
+import sys
+import time
 
 import pytest
 
@@ -88,3 +90,33 @@ def test_time_left_schedules_only_unfinished_jobs(tmp_path):
     assert reproduce.time_left(pending, 2, started, now=100.0) == 25.0  # 25 | 20 + 0
     line = reproduce.progress_line(pending, 2, 75.0, started, now=100.0)
     assert "about 25 s left" in line and "1 running past their estimate" in line
+
+
+def _child(tmp_path, on_sigint: str):
+    """A stand-in for Snakemake that says when it is ready and what it does on SIGINT."""
+    code = (
+        "import pathlib, signal, sys, time\n"
+        f"signal.signal(signal.SIGINT, {on_sigint})\n"
+        "pathlib.Path(sys.argv[1]).write_text('ready')\n"
+        "time.sleep(60)\n"
+    )
+    ready = tmp_path / f"ready-{len(list(tmp_path.iterdir()))}"
+    child = subprocess.Popen([sys.executable, "-c", code, str(ready)])
+    deadline = time.monotonic() + 30
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return child
+
+
+def test_stopping_interrupts_snakemake_and_kills_it_if_it_hangs(tmp_path):
+    """A stopped reproduce sends Snakemake SIGINT (which kills its jobs; SIGTERM would wait for
+    them), then SIGKILL after the grace period; SIGTERM to reproduce runs this cleanup too."""
+    polite = _child(tmp_path, "lambda *a: sys.exit(3)")
+    reproduce._stop(polite, grace=30)
+    assert polite.returncode == 3
+    stubborn = _child(tmp_path, "signal.SIG_IGN")
+    reproduce._stop(stubborn, grace=0.5)
+    assert stubborn.returncode == -9
+    with pytest.raises(SystemExit) as exit_info:
+        reproduce._exit_on_sigterm(15, None)
+    assert exit_info.value.code == 143

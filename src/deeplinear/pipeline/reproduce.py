@@ -13,7 +13,8 @@ What it does, in order:
    Snakemake skips them and reruns the rest (``--rerun-incomplete``). A run killed without a chance
    to clean up leaves Snakemake's lock behind: if the pid recorded in ``<workdir>/reproduce.pid``
    is no longer alive, the lock is removed (``snakemake --unlock``) and the run goes on; if it is
-   alive, the command refuses (two runs must not share a workdir).
+   alive, the command refuses (two runs must not share a workdir). Stopping the command (Ctrl-C
+   or ``kill``) stops Snakemake and its running jobs; their partial outputs are never written.
 3. **Progress.** Snakemake's output goes to ``<workdir>/reproduce.log``; the terminal gets one line
    whenever an experiment job finishes (at most every ``interval`` seconds otherwise): jobs done,
    time elapsed, and the time left on ``cores`` cores from the cost model
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -135,6 +137,21 @@ def progress_line(
     return line + (f"; {overdue} running past their estimate, so at least that" if overdue else "")
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _stop(proc: subprocess.Popen, grace: float = 60.0) -> None:
+    """Stop Snakemake as Ctrl-C does (SIGINT: it kills its running jobs; SIGTERM would let them
+    finish first), and kill it if it has not exited after ``grace`` seconds."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _written_since(path: Path, since: float) -> bool:
     try:
         return path.stat().st_mtime >= since
@@ -211,6 +228,7 @@ def run_workflow(
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         proc = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT, env=env)
         (workdir / PID_NAME).write_text(str(os.getpid()))
+        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)  # `kill` runs the cleanup below too
         try:
             done, said, started = -1, 0.0, {}
             while proc.poll() is None:
@@ -224,9 +242,9 @@ def run_workflow(
                     done, said = now_done, now
                 time.sleep(1.0)
         finally:
-            if proc.poll() is None:  # interrupted: stop Snakemake, which cleans up its own jobs
-                proc.terminate()
-                proc.wait()
+            if proc.poll() is None:  # interrupted or killed: stop Snakemake and its running jobs
+                _stop(proc)
+            signal.signal(signal.SIGTERM, previous)
             (workdir / PID_NAME).unlink(missing_ok=True)
     say(progress_line(pending, cores, time.monotonic() - start))
     return proc.returncode

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -93,30 +94,68 @@ def test_time_left_schedules_only_unfinished_jobs(tmp_path):
 
 
 def _child(tmp_path, on_sigint: str):
-    """A stand-in for Snakemake that says when it is ready and what it does on SIGINT."""
+    """A stand-in for Snakemake, leading its own process group as reproduce starts it, with a
+    "job" (a grandchild in the group) that ignores SIGINT; it says when it is ready, and what it
+    does on SIGINT is ``on_sigint``."""
     code = (
-        "import pathlib, signal, sys, time\n"
+        "import pathlib, signal, subprocess, sys, time\n"
         f"signal.signal(signal.SIGINT, {on_sigint})\n"
-        "pathlib.Path(sys.argv[1]).write_text('ready')\n"
+        "job = subprocess.Popen([sys.executable, '-c', "
+        "'import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(60)'])\n"
+        "pathlib.Path(sys.argv[1]).write_text(str(job.pid))\n"
         "time.sleep(60)\n"
     )
     ready = tmp_path / f"ready-{len(list(tmp_path.iterdir()))}"
-    child = subprocess.Popen([sys.executable, "-c", code, str(ready)])
+    child = subprocess.Popen([sys.executable, "-c", code, str(ready)], start_new_session=True)
     deadline = time.monotonic() + 30
-    while not ready.exists() and time.monotonic() < deadline:
+    while not (ready.exists() and ready.read_text()) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return child
+    return child, int(ready.read_text())
 
 
-def test_stopping_interrupts_snakemake_and_kills_it_if_it_hangs(tmp_path):
-    """A stopped reproduce sends Snakemake SIGINT (which kills its jobs; SIGTERM would wait for
-    them), then SIGKILL after the grace period; SIGTERM to reproduce runs this cleanup too."""
-    polite = _child(tmp_path, "lambda *a: sys.exit(3)")
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/stat") as fh:  # a killed orphan is a zombie until init reaps it
+            return fh.read().split(") ")[1].startswith("Z")
+    except (ProcessLookupError, FileNotFoundError):
+        return True
+
+
+def test_stopping_interrupts_snakemake_and_kills_what_is_left(tmp_path):
+    """A stopped reproduce sends Snakemake's process group SIGINT (Snakemake then kills its jobs;
+    SIGTERM would let them finish), then SIGKILL to whatever is left of the group after the grace
+    period, jobs included; SIGTERM to reproduce runs this cleanup too."""
+    polite, job = _child(tmp_path, "lambda *a: sys.exit(3)")
     reproduce._stop(polite, grace=30)
     assert polite.returncode == 3
-    stubborn = _child(tmp_path, "signal.SIG_IGN")
+    deadline = time.monotonic() + 10
+    while not _gone(job) and time.monotonic() < deadline:  # the job ignored SIGINT: SIGKILL took it
+        time.sleep(0.05)
+    assert _gone(job)
+    stubborn, job = _child(tmp_path, "signal.SIG_IGN")
     reproduce._stop(stubborn, grace=0.5)
     assert stubborn.returncode == -9
+    deadline = time.monotonic() + 10
+    while not _gone(job) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(job)
     with pytest.raises(SystemExit) as exit_info:
         reproduce._exit_on_sigterm(15, None)
     assert exit_info.value.code == 143
+
+
+def test_snakemake_starts_in_its_own_group_with_sigint_restored(tmp_path):
+    """Started from a background shell (SIGINT ignored), Snakemake still gets SIGINT's default, so
+    it can turn a stop into killing its jobs; and it leads its own process group."""
+    probe = (
+        "import os, signal; "
+        "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler, os.getpgid(0) == os.getpid())"
+    )
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with (tmp_path / "log").open("w") as log:
+            reproduce.start_snakemake([sys.executable, "-c", probe], log, os.environ).wait(timeout=60)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert (tmp_path / "log").read_text() == "True True\n"

@@ -141,15 +141,41 @@ def _exit_on_sigterm(signum, frame) -> None:
     raise SystemExit(128 + signum)
 
 
+def start_snakemake(command: Sequence[str], log, env: Mapping[str, str]) -> subprocess.Popen:
+    """Start Snakemake in its own process group (stopping it reaches its jobs too), with SIGINT at
+    its default: a command started in the background inherits SIGINT ignored, and Snakemake would
+    then ignore the signal that makes it kill its jobs."""
+    return subprocess.Popen(
+        list(command),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=dict(env),
+        start_new_session=True,
+        preexec_fn=_default_sigint,
+    )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _stop(proc: subprocess.Popen, grace: float = 60.0) -> None:
-    """Stop Snakemake as Ctrl-C does (SIGINT: it kills its running jobs; SIGTERM would let them
-    finish first), and kill it if it has not exited after ``grace`` seconds."""
-    proc.send_signal(signal.SIGINT)
+    """Stop Snakemake as Ctrl-C does (SIGINT to its process group: it kills its running jobs;
+    SIGTERM would let them finish first), then SIGKILL whatever is left of the group after
+    ``grace`` seconds, its jobs included. Their outputs are written atomically, so nothing partial
+    remains, and the next run reruns them."""
     try:
+        os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=grace)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        pass
+    except ProcessLookupError:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def _written_since(path: Path, since: float) -> bool:
@@ -226,7 +252,7 @@ def run_workflow(
     with (workdir / LOG_NAME).open("a") as log:
         env = dict(os.environ)  # the jobs find this environment's python first, as Snakemake does
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-        proc = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT, env=env)
+        proc = start_snakemake(command, log, env)
         (workdir / PID_NAME).write_text(str(os.getpid()))
         previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)  # `kill` runs the cleanup below too
         try:

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import copy_results, smoke_config
-from deeplinear.pipeline import reproduce
+from deeplinear.pipeline import cost, reproduce
 from deeplinear.pipeline.cli import main
 
 
@@ -84,11 +84,11 @@ def test_time_left_schedules_only_unfinished_jobs(tmp_path):
         reproduce.PendingJob(tmp_path / "b.nc", 20.0),
         reproduce.PendingJob(tmp_path / "c.nc", 10.0),
     ]
-    assert reproduce.time_left(pending, cores=2) == 30.0  # 30 | 20 + 10
+    assert cost.schedule_seconds(reproduce.remaining_seconds(pending, {}, 0.0)[0], cores=2) == 30.0  # 30 | 20 + 10
     assert "1 of 4 experiment jobs done" in reproduce.progress_line(pending, 2, 75.0)
     # running jobs count what they have run: a started 5 s ago, c 25 s ago (past its 10 s estimate)
     started = {tmp_path / "a.nc": 95.0, tmp_path / "c.nc": 75.0}
-    assert reproduce.time_left(pending, 2, started, now=100.0) == 25.0  # 25 | 20 + 0
+    assert cost.schedule_seconds(reproduce.remaining_seconds(pending, started, 100.0)[0], 2) == 25.0  # 25 | 20 + 0
     line = reproduce.progress_line(pending, 2, 75.0, started, now=100.0)
     assert "about 25 s left" in line and "1 running past their estimate" in line
 

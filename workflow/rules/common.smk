@@ -113,10 +113,7 @@ def paper_figure_outputs(paper):
     are marked for Snakemake's report, labelled by paper and figure."""
     outputs = {}
     for figure in registry.paper(paper).figures:
-        pdf, png = (
-            FIGURE_FILE.format(paper=paper, figure=figure, ext=ext)
-            for ext in FIGURE_EXTS
-        )
+        pdf, png = figure_files(paper, figure)  # FIGURE_EXTS order
         outputs[f"{figure}_pdf"] = pdf
         outputs[f"{figure}_png"] = report(
             png,

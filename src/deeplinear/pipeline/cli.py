@@ -79,6 +79,20 @@ def _add_can_fail_parser(sub, config_opts: argparse.ArgumentParser) -> None:
     cf.add_argument("--results", default="results", help="results directory of the finished run")
 
 
+def _add_reproduce_parser(sub, config_opts: argparse.ArgumentParser) -> None:
+    rep = sub.add_parser(
+        "reproduce",
+        help="run chosen papers' workflow in a workdir (resumable, time left from the cost model) and publish them",
+        parents=[config_opts],
+    )
+    rep.add_argument("papers", nargs="+")
+    rep.add_argument("--workdir", required=True, help="where the run's results and figures go (resumed if there)")
+    rep.add_argument("--cores", type=int, default=2)
+    rep.add_argument("--publish", default=None, metavar="FOLDER", help="publish each paper's record here when done")
+    rep.add_argument("--note", default="", help="a paragraph for each RUN.md")
+    rep.add_argument("--interval", type=float, default=60.0, help="seconds between progress lines (default 60)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line's parser: global ``--config``/``--set`` and one subcommand per task."""
     parser = argparse.ArgumentParser(
@@ -114,17 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-mixed", action="store_true", help="publish datasets from different numerics versions (RUN.md says so)"
     )
     pub.add_argument("-o", "--output", required=True)
-    rep = sub.add_parser(
-        "reproduce",
-        help="run chosen papers' workflow in a workdir (resumable, time left from the cost model) and publish them",
-        parents=[config_opts],
-    )
-    rep.add_argument("papers", nargs="+")
-    rep.add_argument("--workdir", required=True, help="where the run's results and figures go (resumed if there)")
-    rep.add_argument("--cores", type=int, default=2)
-    rep.add_argument("--publish", default=None, metavar="FOLDER", help="publish each paper's record here when done")
-    rep.add_argument("--note", default="", help="a paragraph for each RUN.md")
-    rep.add_argument("--interval", type=float, default=60.0, help="seconds between progress lines (default 60)")
+    _add_reproduce_parser(sub, config_opts)
     run = sub.add_parser("run", help="run one experiment job", parents=[config_opts])
     run.add_argument("paper")
     run.add_argument("experiment")

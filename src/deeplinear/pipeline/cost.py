@@ -84,13 +84,13 @@ def read_benchmark(path: str | Path) -> tuple[float, float]:
 def _experiment_samples(results: Path) -> list[tuple[str, dict[str, Any], float, float]]:
     """``(paper/experiment, params, seconds, peak MB)`` of every experiment job with both a
     benchmark file and its dataset under ``results``."""
-    from deeplinear.pipeline import dataset, registry
+    from deeplinear.pipeline import dataset, jobs, registry
 
     samples = []
     for kind in registry.KINDS:
         for bench in sorted((results / "benchmarks" / kind).glob("*/*/*.tsv")):
             paper, experiment, case = bench.parts[-3], bench.parts[-2], bench.stem
-            nc = results / kind / paper / experiment / f"{case}.nc"
+            nc = jobs.job_dataset_path(results, kind, paper, experiment, case)
             if not nc.exists() or paper not in registry.PAPER_MODULES:
                 continue
             params = json.loads(dataset.read_dataset(nc).attrs["config_json"])

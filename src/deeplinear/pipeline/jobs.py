@@ -154,6 +154,12 @@ def gather_claims(inputs: Sequence[str | Path], output: str | Path) -> list[clai
     return records
 
 
+def job_dataset_path(results: str | Path, kind: str, paper: str, experiment: str, case: str) -> Path:
+    """``<results>/<kind>/<paper>/<experiment>/<case>.nc``: where an experiment job writes its
+    dataset (the workflow's ``JOB_NC`` pattern in workflow/rules/common.smk)."""
+    return Path(results) / kind / paper / experiment / f"{case}.nc"
+
+
 def make_figure(paper_key: str, figure: str, inputs: Mapping[str, str | Path], outputs: Sequence[str | Path]) -> None:
     """Plot one registered figure from its combined datasets and save it to every output path."""
     make_figures(paper_key, inputs, {figure: outputs})

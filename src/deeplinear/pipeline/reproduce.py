@@ -88,7 +88,7 @@ def pending_jobs(config: Mapping[str, Any], workdir: Path, calibration: Mapping[
     results = workdir / "results"
     return [
         PendingJob(
-            results / job.kind / paper / experiment / f"{case}.nc",
+            jobs.job_dataset_path(results, job.kind, paper, experiment, case),
             seconds[f"{paper}/{experiment}/{case}"],
             results / "logs" / job.kind / paper / experiment / f"{case}.log",
         )
@@ -109,13 +109,6 @@ def remaining_seconds(
         overdue += ran > job.seconds
         left.append(max(job.seconds - ran, 0.0))
     return left, overdue
-
-
-def time_left(
-    pending: Sequence[PendingJob], cores: int, started: Mapping[Path, float] | None = None, now: float = 0.0
-) -> float:
-    """Seconds until the unfinished jobs are done on ``cores`` cores (longest job first)."""
-    return cost.schedule_seconds(remaining_seconds(pending, started or {}, now)[0], cores)
 
 
 def progress_line(
@@ -252,10 +245,11 @@ def run_workflow(
     with (workdir / LOG_NAME).open("a") as log:
         env = dict(os.environ)  # the jobs find this environment's python first, as Snakemake does
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-        proc = start_snakemake(command, log, env)
-        (workdir / PID_NAME).write_text(str(os.getpid()))
         previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)  # `kill` runs the cleanup below too
+        proc = None
         try:
+            proc = start_snakemake(command, log, env)
+            (workdir / PID_NAME).write_text(str(os.getpid()))
             done, said, started = -1, 0.0, {}
             while proc.poll() is None:
                 now = time.monotonic()
@@ -268,7 +262,7 @@ def run_workflow(
                     done, said = now_done, now
                 time.sleep(1.0)
         finally:
-            if proc.poll() is None:  # interrupted or killed: stop Snakemake and its running jobs
+            if proc is not None and proc.poll() is None:  # interrupted or killed: stop Snakemake and its jobs
                 _stop(proc)
             signal.signal(signal.SIGTERM, previous)
             (workdir / PID_NAME).unlink(missing_ok=True)

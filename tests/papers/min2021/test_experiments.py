@@ -102,3 +102,49 @@ def test_distance_is_the_initial_error_plus_the_part_training_adds(rng):
     initial, trained = p.phi2 @ U2_0 @ V0.T, p.phi2 @ U2_0 @ (V_end - V0).T
     torch.testing.assert_close(U_end @ V_end.T - theta_hat, initial + trained, rtol=0, atol=1e-10)
     assert torch.linalg.matrix_norm(trained) > 1e-3 * torch.linalg.matrix_norm(initial)  # training moved V
+
+
+def _two_layer_dataset(problems, U, V, **kwargs):
+    """run_two_layer on two seeds, three members each, 30 GD steps with 6 logged."""
+    from deeplinear.numerics.seeding import Streams
+    from deeplinear.paper_api import JobContext
+    from deeplinear.papers.min2021.two_layer_gd import MemberLayout, Schedule, run_two_layer
+
+    ctx = JobContext("min2021", "imbalance", "test", {}, torch.device("cpu"), Streams(0, "min2021"))
+    schedule = Schedule(0.05, 30, engine.log_spaced_steps(30, 6))
+    layout = MemberLayout(3, ("seed", "init"), {"seed": [0, 1], "init": [0, 1, 2]}, {"lr": [0.05]})
+    return run_two_layer(ctx, problems, U, V, schedule, layout, **kwargs)
+
+
+def test_hidden_span_reduction_reproduces_the_full_width_run(rng):
+    """GD of width h = 40 and of its exact width-(r + m) reduction (r = 4, m = 2): every recorded
+    value agrees to rounding, the u2 drifts (rounding noise of size ~1e-16 in both) excepted."""
+    from deeplinear.papers.min2021.two_layer_gd import SeedProblems, hidden_span_reduction
+
+    n, D, m, h = 4, 9, 2, 40
+    Xs = [synthetic_data.matrix_with_singular_values(n, D, np.linspace(1.0, 0.6, n), rng) for _ in range(2)]
+    problems = SeedProblems(
+        Xs,
+        [rng.standard_normal((n, m)) for _ in Xs],
+        *zip(*(synthetic_data.row_space_basis(X) for X in Xs), strict=True),
+    )
+    U, V = 0.3 * rng.standard_normal((6, D, h)), 0.3 * rng.standard_normal((6, m, h))
+    full = _two_layer_dataset(problems, U, V)
+    U_red, V_red, span = hidden_span_reduction(U, V, problems.phi1, problems.phi2, 3)
+    assert U_red.shape == (6, D, n + m) and span.width == h
+    phi1, phi2 = (np.repeat(np.stack(b), 3, axis=0) for b in (problems.phi1, problems.phi2))
+    u2, u2_red = np.swapaxes(phi2, 1, 2) @ U, np.swapaxes(phi2, 1, 2) @ U_red
+    np.testing.assert_allclose(span.u2_outside_sq + (u2_red**2).sum(axis=(1, 2)), (u2**2).sum(axis=(1, 2)))
+    spectrum = lambda U_, V_, width=None: theory.imbalance_spectrum(  # noqa: E731
+        torch.tensor(np.swapaxes(phi1, 1, 2) @ U_), torch.tensor(V_), width
+    )
+    np.testing.assert_allclose(spectrum(U_red, V_red, h), spectrum(U, V), atol=1e-12)
+    reduced = _two_layer_dataset(problems, U_red, V_red, span=span)
+    assert float(full["excess_loss"].isel(log_point=-1).max()) < 0.5 * float(
+        full["excess_loss"].isel(log_point=0).min()
+    )
+    for name in full.data_vars:
+        if name in ("u2_drift", "u2_final_drift"):
+            assert float(reduced[name].max()) < 1e-13
+            continue
+        np.testing.assert_allclose(reduced[name].values, full[name].values, rtol=1e-9, atol=1e-12, err_msg=name)

@@ -86,5 +86,5 @@ PAPER = Paper(
     },
     claims=CLAIMS,
     schema_file=Path(__file__).with_name("config.schema.yaml"),
-    version="2",  # 2: the implicit-bias datasets record the part of the distance the dynamics decide
+    version="3",  # 2: the implicit-bias datasets record the part of the distance the dynamics decide; 3: imbalance runs by the exact width-(r+m) reduction (rounding-level changes)
 )

@@ -89,7 +89,11 @@ def m1(datasets):
     imb, ib = datasets["imbalance"], datasets["implicit_bias_brute"]
     drift = float(max(imb["u2_drift"].max(), ib["u2_final_drift"].max()))
     diverged = int((imb["status"] == DIVERGED).sum() + (ib["status"] == DIVERGED).sum())
-    note = "max over all brute-force runs and logged steps of ||U_2(k) - U_2(0)|| / ||U_2(0)|| (the reduction freezes U_2 by construction)"
+    note = (
+        "max over all runs trained in the input space R^D (imbalance, at the width r + m of its exact reduction, "
+        "and implicit_bias_brute) and logged steps of ||U_2(k) - U_2(0)|| / ||U_2(0)|| (the implicit_bias "
+        "reduction freezes U_2 by construction)"
+    )
     return at_most(
         drift,
         1e-12,

@@ -17,7 +17,13 @@ from deeplinear.papers.min2021.theory import (
     imbalance_spectrum,
     rate_constant,
 )
-from deeplinear.papers.min2021.two_layer_gd import MemberLayout, Schedule, SeedProblems, run_two_layer
+from deeplinear.papers.min2021.two_layer_gd import (
+    MemberLayout,
+    Schedule,
+    SeedProblems,
+    hidden_span_reduction,
+    run_two_layer,
+)
 from deeplinear.variables import attrs, status_attrs
 
 # ---- experiment (i): imbalance against convergence ------------------------------------------------
@@ -84,7 +90,9 @@ def _imbalance_inits(p: Mapping[str, Any], rng: np.random.Generator) -> tuple[np
 def run_imbalance(ctx: JobContext) -> xr.Dataset:
     """Figure 1 of the paper: GD from four initialisations with the same product scale.
 
-    Members are (seed, init) pairs, all advanced in one batched GD. Records, at log-spaced
+    Members are (seed, init) pairs, all advanced in one batched GD, each as its exact reduction
+    to hidden width ``r + m`` (:func:`~deeplinear.papers.min2021.two_layer_gd.hidden_span_reduction`;
+    every recorded value is the width-``h`` network's). Records, at log-spaced
     times, the excess loss, the Theorem 1 bound, the measured instantaneous rate
     ``||grad||^2 / (L - L*)`` (exact for gradient flow at the current point) against the v2 bound,
     the frozen-component drift ``||U_2 - U_2(0)|| / ||U_2(0)||`` and the imbalance drift
@@ -109,13 +117,15 @@ def run_imbalance(ctx: JobContext) -> xr.Dataset:
         U, V = _imbalance_inits(p, g)
         phi1, phi2 = synthetic_data.row_space_basis(X)
         Xs.append(X), Ys.append(Y), Phi1s.append(phi1), Phi2s.append(phi2), Us.append(U), Vs.append(V)
+    U, V, span = hidden_span_reduction(np.concatenate(Us), np.concatenate(Vs), Phi1s, Phi2s, n_inits)
     return run_two_layer(
         ctx,
         SeedProblems(Xs, Ys, Phi1s, Phi2s),
-        np.concatenate(Us),
-        np.concatenate(Vs),
+        U,
+        V,
         Schedule(lr, steps, log_steps, target_relative=p["stop_relative_loss"]),
         MemberLayout(n_inits, ("seed", "init"), {"seed": seeds, "init": np.arange(n_inits)}, {"lr": [lr]}),
+        span=span,
     ).assign_coords(
         sigma_u=("init", [su for su, _ in p["inits"]] + [np.nan], attrs("init scale of U")),
         sigma_v=("init", [sv for _, sv in p["inits"]] + [np.nan], attrs("init scale of V")),
@@ -340,10 +350,12 @@ def run_implicit_bias_brute(ctx: JobContext) -> xr.Dataset:
 
 
 def imbalance_cost(p: Mapping[str, Any]) -> JobCost:
-    """t / eta steps of a width-h two-layer net for each init and seed."""
+    """t / eta steps of a two-layer net for each init and seed, at the width of its exact reduction,
+    ``min(h, n + m)`` (the rank of X is n)."""
     steps = p["time"] / (p["lr"] * p["lr_factor"])
     runs = (len(p["inits"]) + 1) * p["n_seeds"]
-    size = p["width"] * (p["input_dim"] + p["n_samples"] + p["output_dim"])
+    width = min(p["width"], p["n_samples"] + p["output_dim"])
+    size = width * (p["input_dim"] + p["n_samples"] + p["output_dim"])
     return JobCost(work=runs * steps * size, memory_bytes=8 * 4 * runs * size)
 
 

@@ -53,23 +53,30 @@ def imbalance_drift_norm(U1: Tensor, V: Tensor, U1_0: Tensor, V_0: Tensor) -> Te
     return _gram_form_norm(F, B)
 
 
-def imbalance_spectrum(U1: Tensor, V: Tensor) -> Tensor:
+def imbalance_spectrum(U1: Tensor, V: Tensor, width: int | None = None) -> Tensor:
     r"""All ``h`` eigenvalues of :math:`\Lambda = U_1^\top U_1 - V^\top V`, sorted descending.
 
     :math:`\Lambda = C^\top J C` with :math:`C = [U_1; V]` ((r+m) x h) and
     :math:`J = \mathrm{diag}(I_r, -I_m)` has at most ``r + m`` non-zero eigenvalues, those of the
     symmetric :math:`S^{1/2} J S^{1/2}` with :math:`S = C C^\top`; the rest are zero. Cost
     :math:`O((r+m)^2 h)` instead of :math:`O(h^3)`.
+
+    ``width``: the hidden coordinates are those of a width-``width`` network restricted to an
+    orthonormal basis of a subspace holding every row of ``U_1`` and ``V``
+    (:func:`deeplinear.papers.min2021.two_layer_gd.hidden_span_reduction`); its spectrum is this
+    one padded with ``width - h`` zeros.
     """
     r, m, h = U1.shape[-2], V.shape[-2], U1.shape[-1]
     if h <= r + m:  # narrow: the direct eigendecomposition is the cheap one
-        return torch.linalg.eigvalsh(imbalance_matrix(U1, V)).flip(-1)
-    C = torch.cat([U1, V], dim=-2)
-    evals, evecs = torch.linalg.eigh(C @ C.transpose(-1, -2))
-    root = evecs * evals.clamp_min(0).sqrt().unsqueeze(-2)  # S^{1/2} up to a rotation
-    J = torch.cat([torch.ones(r, dtype=C.dtype, device=C.device), -torch.ones(m, dtype=C.dtype, device=C.device)])
-    eigs = torch.linalg.eigvalsh(root.transpose(-1, -2) @ (J.unsqueeze(-1) * root))
-    eigs = torch.cat([eigs, eigs.new_zeros((*eigs.shape[:-1], h - r - m))], dim=-1)
+        eigs = torch.linalg.eigvalsh(imbalance_matrix(U1, V))
+    else:
+        C = torch.cat([U1, V], dim=-2)
+        evals, evecs = torch.linalg.eigh(C @ C.transpose(-1, -2))
+        root = evecs * evals.clamp_min(0).sqrt().unsqueeze(-2)  # S^{1/2} up to a rotation
+        J = torch.cat([torch.ones(r, dtype=C.dtype, device=C.device), -torch.ones(m, dtype=C.dtype, device=C.device)])
+        eigs = torch.linalg.eigvalsh(root.transpose(-1, -2) @ (J.unsqueeze(-1) * root))
+    total = max(h, width or 0)
+    eigs = torch.cat([eigs, eigs.new_zeros((*eigs.shape[:-1], total - eigs.shape[-1]))], dim=-1)
     return eigs.sort(dim=-1, descending=True).values
 
 

@@ -73,6 +73,45 @@ class MemberLayout:
 
 
 @dataclass(frozen=True)
+class HiddenSpan:
+    """Members that are the exact width-``k`` reduction of width-``width`` networks
+    (:func:`hidden_span_reduction`): what the reduction leaves out, per member, is the constant
+    ``U_2(0)(I - Q Q^T)``, of squared norm ``u2_outside_sq`` (E,), and ``width - k`` zero
+    eigenvalues of the imbalance."""
+
+    width: int
+    u2_outside_sq: np.ndarray
+
+
+def hidden_span_reduction(
+    U: np.ndarray, V: np.ndarray, phi1: list[np.ndarray], phi2: list[np.ndarray], members_per_seed: int
+) -> tuple[np.ndarray, np.ndarray, HiddenSpan]:
+    r"""Width-h two-layer GD as exact GD of width ``k = r + m``: ``(U Q, V Q)`` per member.
+
+    With :math:`U = \Phi_1 U_1 + \Phi_2 U_2` and residual ``R``, a GD step changes
+    :math:`U_1` by :math:`-\eta\Phi_1^\top X^\top R V` (rows in the row space of ``V``), ``V`` by
+    :math:`-\eta R^\top X\Phi_1 U_1` (rows in that of :math:`U_1`) and leaves :math:`U_2` frozen
+    (:math:`X\Phi_2 = 0`). So the rows of :math:`U_1` and ``V`` stay in
+    :math:`S = \mathrm{rowspan}[U_1(0); V(0)] \subset R^h`, of dimension at most ``r + m``. For any
+    ``h x k`` matrix ``Q`` with orthonormal columns spanning a space that holds ``S`` (here the
+    QR factor of :math:`[U_1(0); V(0)]^\top`), :math:`V(t) = V(t) Q Q^\top`, hence
+    :math:`X U(t) V(t)^\top = X (U(t)Q)(V(t)Q)^\top`, and by induction over the steps GD from
+    ``(U(0)Q, V(0)Q)`` passes through ``(U(t)Q, V(t)Q)``, with the same loss and gradient norms.
+    What ``Q`` drops is constant: :math:`U(t)(I - QQ^\top) = \Phi_2 U_2(0)(I - QQ^\top)`.
+
+    ``U`` (E, D, h), ``V`` (E, m, h), per-seed bases ``phi1`` (D x r), ``phi2`` (D x (D-r)),
+    ``members_per_seed`` consecutive members per seed. Cost per step falls by ``h / (r + m)``.
+    """
+    reps = lambda per_seed: np.repeat(np.stack(per_seed), members_per_seed, axis=0)  # noqa: E731
+    Phi1, Phi2 = reps(phi1), reps(phi2)
+    U1 = np.swapaxes(Phi1, -1, -2) @ U
+    U2 = np.swapaxes(Phi2, -1, -2) @ U
+    Q, _ = np.linalg.qr(np.swapaxes(np.concatenate([U1, V], axis=-2), -1, -2))  # (E, h, r + m)
+    outside = U2 - (U2 @ Q) @ np.swapaxes(Q, -1, -2)
+    return U @ Q, V @ Q, HiddenSpan(U.shape[-1], np.sum(outside * outside, axis=(-2, -1)))
+
+
+@dataclass(frozen=True)
 class _Batch:
     """The per-member tensors of a batch (each seed's repeated for its members)."""
 
@@ -103,11 +142,20 @@ def _batch(problems: SeedProblems, repeat: int, device) -> _Batch:
     return _Batch(reg, phi1, phi2, r, lam_r_sigma, theta_hat, loss_star)
 
 
-def _diagnostics(batch: _Batch, U0: Tensor, V0: Tensor):
+def _u2_norm0(batch: _Batch, U0: Tensor, span: HiddenSpan | None) -> Tensor:
+    r""":math:`\lVert U_2(0)\rVert_F` of the networks the members are (reduced ones: with the dropped part)."""
+    inside = torch.linalg.matrix_norm(batch.phi2.transpose(-1, -2) @ U0)
+    if span is None:
+        return inside
+    return (inside.square() + torch.as_tensor(span.u2_outside_sq, dtype=DTYPE, device=inside.device)).sqrt()
+
+
+def _diagnostics(batch: _Batch, U0: Tensor, V0: Tensor, span: HiddenSpan | None):
     """The metrics function of :func:`deeplinear.numerics.engine.train`: frozen-component drift,
     imbalance drift and the v2 rate bound at the current weights."""
     U1_0 = batch.phi1.transpose(-1, -2) @ U0
-    U2_0 = batch.phi2.transpose(-1, -2) @ U0
+    u2_norm0 = _u2_norm0(batch, U0, span)
+    width = span.width if span is not None else None
     Lambda0_norm = imbalance_norm(U1_0, V0).clamp_min(torch.finfo(DTYPE).tiny)
     m = V0.shape[1]
 
@@ -117,10 +165,10 @@ def _diagnostics(batch: _Batch, U0: Tensor, V0: Tensor):
         U1 = batch.phi1.transpose(-1, -2) @ U_now
         dU = U_now - U0
         dU_perp = dU - batch.phi1 @ (batch.phi1.transpose(-1, -2) @ dU)  # Phi_2 (U_2 - U_2(0))
-        eigs = imbalance_spectrum(U1, V_now)
+        eigs = imbalance_spectrum(U1, V_now, width)
         svals = torch.linalg.svdvals(U1 @ V_now.transpose(-1, -2))
         return {
-            "u2_drift": torch.linalg.matrix_norm(dU_perp) / torch.linalg.matrix_norm(U2_0),
+            "u2_drift": torch.linalg.matrix_norm(dU_perp) / u2_norm0,
             "lambda_drift": imbalance_drift_norm(U1, V_now, U1_0, V0) / Lambda0_norm,
             "v2_bound": v2_rate_bound(eigs, svals, 1.0, batch.rank, m) * batch.lam_r_sigma,
         }
@@ -137,15 +185,18 @@ def run_two_layer(
     layout: MemberLayout,
     *,
     diagnostics: bool = True,
+    span: HiddenSpan | None = None,
 ) -> xr.Dataset:
-    """Train every member (``U`` (E, D, h), ``V`` (E, m, h)) by batched GD and build the dataset."""
+    """Train every member (``U`` (E, D, h), ``V`` (E, m, h)) by batched GD and build the dataset;
+    ``span``: the members are the exact reduction of wider networks (:func:`hidden_span_reduction`)
+    and every recorded value is that of the wider networks."""
     device = ctx.device
     batch = _batch(problems, layout.members_per_seed, device)
     U_t = torch.as_tensor(U, dtype=DTYPE, device=device)
     V_t = torch.as_tensor(V, dtype=DTYPE, device=device)
     weights = [U_t.transpose(-1, -2).contiguous(), V_t]  # W_1 = U^T (h x D), W_2 = V (m x h)
     U1_0 = batch.phi1.transpose(-1, -2) @ U_t
-    c = rate_constant(imbalance_spectrum(U1_0, V_t), batch.rank, V.shape[1])
+    c = rate_constant(imbalance_spectrum(U1_0, V_t, span.width if span else None), batch.rank, V.shape[1])
     loss0 = engine.loss_from_residual(engine.residual(engine.end_to_end(weights), batch.reg))
     excess0 = loss0 - batch.loss_star
     target = schedule.target_absolute
@@ -158,13 +209,13 @@ def run_two_layer(
         schedule.steps,
         log_steps=schedule.log_steps,
         target_loss=target,
-        metrics_fn=_diagnostics(batch, U_t, V_t) if diagnostics else (lambda ws, beta: {}),
+        metrics_fn=_diagnostics(batch, U_t, V_t, span) if diagnostics else (lambda ws, beta: {}),
         progress=ctx.progress_label,
     )
     time = schedule.log_steps * schedule.lr
     bound = theorem1_bound(excess0, c * batch.lam_r_sigma, 1.0, torch.as_tensor(time, dtype=DTYPE, device=device))
     variables = _logged_variables(result, batch, bound, layout)
-    variables.update(_final_variables(result, batch, c, U_t, V_t, layout))
+    variables.update(_final_variables(result, batch, c, U_t, V_t, layout, _u2_norm0(batch, U_t, span)))
     if diagnostics:
         variables.update(_diagnostic_variables(result, layout))
     return xr.Dataset(variables, coords=_coords(schedule, layout))
@@ -217,7 +268,9 @@ def _diagnostic_variables(result, layout: MemberLayout) -> dict:
     }
 
 
-def _final_variables(result, batch: _Batch, c: Tensor, U0: Tensor, V0: Tensor, layout: MemberLayout) -> dict:
+def _final_variables(
+    result, batch: _Batch, c: Tensor, U0: Tensor, V0: Tensor, layout: MemberLayout, u2_norm0: Tensor
+) -> dict:
     """Per-run values: rate constant, optimal loss, outcome, and the end state against the min-norm
     solution and its Prop. 1 prediction."""
     U_end = result.weights[0].transpose(-1, -2)
@@ -238,7 +291,7 @@ def _final_variables(result, batch: _Batch, c: Tensor, U0: Tensor, V0: Tensor, l
         "prop1_error_norm": run(norm(prop1_error), "||Phi_2 U_2(0) V(end)^T||_F (Prop. 1 prediction of the distance)"),
         "init_error_norm": run(norm(U2_0 @ V0.transpose(-1, -2)), "||U_2(0) V(0)^T||_F"),
         "dynamics_error_norm": run(norm(U2_0 @ (V_end - V0).transpose(-1, -2)), DYNAMICS_ERROR_NAME),
-        "u2_final_drift": run(norm(U2_end - U2_0) / norm(U2_0), "||U_2(end) - U_2(0)|| / ||U_2(0)||"),
+        "u2_final_drift": run(norm(U2_end - U2_0) / u2_norm0, "||U_2(end) - U_2(0)|| / ||U_2(0)||"),
     }
 
 

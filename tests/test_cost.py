@@ -32,6 +32,7 @@ def _config():
 
 def test_calibration_recovers_the_rate_and_the_estimate_follows(tmp_path):
     config = _config()
+    config["min_job_seconds"] = 0  # one job per case
     table = {k: j for k, j in jobs.job_table(config).items() if k[:2] == ("sirignano2022", "sgd")}
     sgd = registry.experiment("sirignano2022", "sgd")
     overhead, rate, base, factor = 3.0, 2e-9, 300.0, 1.5
@@ -89,7 +90,7 @@ def test_every_experiment_prices_every_job(scale):
     for (paper, experiment, case), job in jobs.job_table(config).items():
         price = registry.experiment(paper, experiment).cost
         assert price is not None, f"{paper}/{experiment} has no cost function"
-        c = price(job.params)
+        c = cost.job_cost(price, job.params)
         assert c.work > 0 and c.memory_bytes > 0, (paper, experiment, case)
 
 
@@ -110,9 +111,27 @@ def test_an_uncalibrated_experiment_is_priced_by_the_fallback_and_flagged():
     assert sgd and all(e.uncalibrated for e in sgd)
     assert not any(e.uncalibrated for e in estimates if not e.name.startswith("sirignano2022/sgd/"))
     job = next(j for j in jobs.job_table(config).values() if j.paper == "sirignano2022" and j.experiment == "sgd")
-    work = registry.experiment("sirignano2022", "sgd").cost(job.params).work
+    work = cost.job_cost(registry.experiment("sirignano2022", "sgd").cost, job.params).work
     first = next(e for e in sgd if e.name.endswith(job.case))
     assert first.seconds == pytest.approx(calibration["overhead_s"] + work / cost.FALLBACK_WORK_PER_SECOND)
     text = cost.format_estimate(estimates, calibration, cores=2)
     assert "no calibration yet for sirignano2022/sgd" in text
     assert dropped["seconds_per_work"] > 0  # the packaged calibration did have it
+
+
+def test_short_cases_are_bundled_until_the_threshold_and_priced_as_their_sum():
+    seconds = {"a": 1.0, "b": 2.0, "c": 3.0, "d": 1.0, "e": 9.0, "f": 1.0}
+    groups = jobs.bundle_cases({k: {"s": v} for k, v in seconds.items()}, lambda p: p["s"], 5.0)
+    assert groups == [["a", "b", "c"], ["d"], ["e"], ["f"]]  # a long case runs alone; the rest is left over
+    config = _config()
+    config["min_job_seconds"] = 1e9  # every experiment in one job
+    table = jobs.job_table(config)
+    config["min_job_seconds"] = 0
+    single = jobs.job_table(config)
+    bundled = table[("sirignano2022", "sgd", "N_100..N_1600")]
+    parts = bundled.parts()
+    assert [case for case, _ in parts] == [k[2] for k in single if k[:2] == ("sirignano2022", "sgd")]
+    assert all(params == single[("sirignano2022", "sgd", case)].params for case, params in parts)
+    assert bundled.params["numerics_version"] == parts[0][1]["numerics_version"]  # read by publish
+    price = registry.experiment("sirignano2022", "sgd").cost
+    assert cost.job_cost(price, bundled.params).work == pytest.approx(sum(price(p).work for _, p in parts))

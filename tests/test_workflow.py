@@ -40,13 +40,13 @@ def test_the_smoke_run_covers_every_registered_paper_and_experiment():
 
 def test_outputs_are_complete_and_readable(smoke_run):
     for (kind, paper, experiment), n_jobs in EXPERIMENTS.items():
-        jobs = sorted((smoke_run / "results" / kind / paper / experiment).glob("*.nc"))
-        assert len(jobs) == n_jobs
+        job_files = sorted((smoke_run / "results" / kind / paper / experiment).glob("*.nc"))
+        assert len(job_files) == n_jobs
         combined = dataset.read_dataset(smoke_run / f"results/{kind}/{paper}/{experiment}.nc")
         assert combined.attrs["references"] == REFERENCES[paper]
         for var in combined.data_vars.values():
             assert var.attrs["long_name"] and var.attrs["units"]
-        job = dataset.read_dataset(jobs[0])
+        job = dataset.read_dataset(job_files[0])
         params = json.loads(job.attrs["config_json"])
         assert params["base_seed"] == 20211 and params["numerics_version"]
         assert json.loads(job.attrs["seeds_json"])["base_seed"] == 20211
@@ -55,7 +55,8 @@ def test_outputs_are_complete_and_readable(smoke_run):
         for figure in figures:
             for ext in ("pdf", "png"):
                 assert (smoke_run / f"figures/{paper}/{figure}.{ext}").stat().st_size > 10_000
-    assert (smoke_run / "results/benchmarks/width_scaling/min2021/implicit_bias_brute/h_32.tsv").exists()
+    brute = next(j for j in jobs.job_table(smoke_config()).values() if j.experiment == "implicit_bias_brute")
+    assert (smoke_run / f"results/benchmarks/width_scaling/min2021/implicit_bias_brute/{brute.case}.tsv").exists()
 
 
 def test_claims_table_lists_every_claim_with_numbers(smoke_run):
@@ -160,7 +161,8 @@ def test_publish_copies_a_papers_claims_figures_config_and_costs(smoke_run, tmp_
         ).read_bytes()
     run = (out / "min2021/RUN.md").read_text()
     commit = dataset.read_dataset(smoke_run / "results/width_scaling/min2021/imbalance.nc").attrs["git_commit"]
-    assert commit in run and "| width_scaling/implicit_bias_brute/h_32 |" in run
+    brute = next(j for j in jobs.job_table(smoke_config()).values() if j.experiment == "implicit_bias_brute")
+    assert commit in run and f"| width_scaling/implicit_bias_brute/{brute.case} |" in run
     index = (out / "README.md").read_text()
     assert all(f"| {r['id']} |" in index for r in rows) and "duhu2019" not in index
 
@@ -185,7 +187,7 @@ def test_publish_refuses_datasets_from_different_numerics_versions(smoke_run, tm
 
     results = tmp_path / "results"
     shutil.copytree(smoke_run / "results", results)
-    job = results / "width_scaling/min2021/imbalance/lr_factor_1.nc"
+    job = sorted((results / "width_scaling/min2021/imbalance").glob("*.nc"))[0]
     ds = dataset.read_dataset(job)
     params = json.loads(ds.attrs["config_json"])
     params["numerics_version"] = "2.1"  # a stale job from an older version

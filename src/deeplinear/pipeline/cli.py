@@ -219,15 +219,18 @@ def _run_estimate(args: argparse.Namespace) -> None:
 
 def _run_jobs(args: argparse.Namespace) -> None:
     for (paper, experiment, case), job in jobs.job_table(_config_of(args)).items():
-        print(f"{job.kind}/{paper}/{experiment}/{case}")
+        parts = job.parts()
+        inside = f" (cases {', '.join(c for c, _ in parts)})" if len(parts) > 1 else ""
+        print(f"{job.kind}/{paper}/{experiment}/{case}{inside}")
 
 
 def _run_one_job(args: argparse.Namespace) -> None:
     table = jobs.job_table(_config_of(args))
     key = (args.paper, args.experiment, args.case)
-    if key not in table:
-        raise KeyError(f"no job {'/'.join(key)} in the config; see `python -m deeplinear jobs`")
-    jobs.run_job(table[key], args.output, threads=args.threads, progress=True)
+    job = table.get(key) or jobs.single_case_job(table, *key)
+    if job is None:
+        raise KeyError(f"no job or case {'/'.join(key)} in the config; see `python -m deeplinear jobs`")
+    jobs.run_job(job, args.output, threads=args.threads, progress=True)
     print(f"wrote {args.output}")
 
 

@@ -10,6 +10,10 @@ and its peak memory a baseline plus a calibrated factor times its array bytes::
 
 The other rules (combine, claims, figures (one job per paper), report) cost a constant per job, their median.
 
+A job that runs several cases (``min_job_seconds``, :func:`deeplinear.pipeline.jobs.bundle_cases`)
+has the summed work of its cases and the largest of their memories (:func:`job_cost`); the
+bundling itself reads the packaged calibration, so the jobs of a config are fixed by the commit.
+
 Before a calibration exists (a new paper, or an experiment that never ran on this machine) a job
 is priced by a fallback and flagged ``uncalibrated``: its work is taken as arithmetic operations
 at :data:`FALLBACK_WORK_PER_SECOND` and its peak memory as the baseline plus its array bytes; an
@@ -42,6 +46,10 @@ from pathlib import Path
 from typing import Any
 
 CALIBRATION_FILE = Path(__file__).with_name("cost_calibration.json")
+
+#: Params key of a job that runs several cases (:func:`deeplinear.pipeline.jobs.bundle_cases`):
+#: case name -> that case's params.
+BUNDLE_KEY = "bundled_cases"
 
 #: Work units per second assumed for an uncalibrated experiment: its ``cost().work`` is meant to
 #: count arithmetic operations, and one core does of order 1e8 of them per second in these loops.
@@ -79,6 +87,47 @@ def read_benchmark(path: str | Path) -> tuple[float, float]:
     row = rows[-1]
     rss = row.get("max_rss", "NA")
     return float(row["s"]), float(rss) if rss not in ("NA", "-", "") else float("nan")
+
+
+def job_cost(cost_fn, params: Mapping[str, Any]):
+    """``cost_fn(params)`` of one job; a job running several cases costs the sum of their work,
+    and the largest of their array memories (they run one after another)."""
+    from deeplinear.paper_api import JobCost
+
+    if BUNDLE_KEY not in params:
+        return cost_fn(params)
+    parts = [cost_fn(p) for p in params[BUNDLE_KEY].values()]
+    return JobCost(sum(c.work for c in parts), max(c.memory_bytes for c in parts))
+
+
+def case_seconds_function(paper: str, experiment: str, calibration: Mapping[str, Any] | None = None):
+    """``params -> seconds`` of one case of an experiment without the start-up overhead (the
+    calibrated rate times its work), or ``None`` for an experiment without a cost function or a
+    calibration (its estimates are guesses until it has run once: its cases are not bundled)."""
+    from deeplinear.pipeline import registry
+
+    cost_fn = registry.experiment(paper, experiment).cost
+    if cost_fn is None:
+        return None
+    if calibration is None:
+        if not CALIBRATION_FILE.exists():
+            return None
+        calibration = _packaged_calibration()
+    fit = calibration["experiments"].get(f"{paper}/{experiment}")
+    if fit is None:
+        return None
+    rate = fit["seconds_per_work"]
+    return lambda params: rate * cost_fn(params).work
+
+
+def _packaged_calibration() -> dict[str, Any]:
+    global _PACKAGED
+    if _PACKAGED is None:
+        _PACKAGED = read_calibration(CALIBRATION_FILE)
+    return _PACKAGED
+
+
+_PACKAGED: dict[str, Any] | None = None
 
 
 def _experiment_samples(results: Path) -> list[tuple[str, dict[str, Any], float, float]]:
@@ -149,7 +198,7 @@ def _fit_experiment(cost_fn, rows: list, overhead: float, base_mb: float) -> dic
     usable = []
     for row in rows:
         try:
-            usable.append((cost_fn(row[0]), row))
+            usable.append((job_cost(cost_fn, row[0]), row))
         except KeyError:  # a dataset of an older version whose params lack a key: skip it
             continue
     if not usable:
@@ -203,7 +252,7 @@ def estimate_jobs(config: Mapping[str, Any], calibration: Mapping[str, Any]) -> 
         if fit is None or cost_fn is None:
             estimates.append(_fallback_estimate(job.kind, name, cost_fn, job.params, overhead, base_mb))
             continue
-        cost = cost_fn(job.params)
+        cost = job_cost(cost_fn, job.params)
         lo, hi = fit["work_range"]
         estimates.append(
             JobEstimate(
@@ -232,7 +281,7 @@ def _fallback_estimate(kind: str, name: str, cost_fn, params: Mapping[str, Any],
     """An uncalibrated job's estimate (module doc): work at :data:`FALLBACK_WORK_PER_SECOND`."""
     if cost_fn is None:
         return JobEstimate(kind, name, overhead, base_mb, uncalibrated=True)
-    cost = cost_fn(params)
+    cost = job_cost(cost_fn, params)
     return JobEstimate(
         kind,
         name,

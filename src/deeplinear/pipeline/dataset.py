@@ -11,7 +11,7 @@ import json
 import platform
 import socket
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -162,6 +162,21 @@ def read_dataset(path: str | Path, required: Iterable[str] = ()) -> xr.Dataset:
     return loaded
 
 
+def combine_pieces(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
+    """Datasets of cases of one experiment, each carrying its scan values as length-1 dimensions,
+    placed into one hypercube by ``combine_by_coords`` (keyword arguments explicit because
+    xarray's defaults are changing; attributes that differ are dropped). A job running several
+    cases combines them by this too, so combining in two rounds gives what one round gives."""
+    return xr.combine_by_coords(
+        list(datasets),
+        compat="no_conflicts",
+        data_vars="minimal",  # variables without the scan dims (e.g. a shared kernel) stay single
+        coords="different",
+        join="outer",
+        combine_attrs="drop_conflicts",
+    )
+
+
 def combine_cases(paths: Iterable[str | Path]) -> xr.Dataset:
     """Combine per-job datasets along their scan dimensions into one hypercube.
 
@@ -172,14 +187,7 @@ def combine_cases(paths: Iterable[str | Path]) -> xr.Dataset:
     datasets = [read_dataset(p) for p in paths]
     if not datasets:
         raise DatasetError("no datasets to combine")
-    combined = xr.combine_by_coords(
-        datasets,
-        compat="no_conflicts",
-        data_vars="minimal",  # variables without the scan dims (e.g. a shared kernel) stay single
-        coords="different",
-        join="outer",
-        combine_attrs="drop_conflicts",
-    )
+    combined = combine_pieces(datasets)
     cases = {
         ds.attrs.get("case", str(i)): {k: ds.attrs.get(k) for k in ("created", "hostname", "git_commit", "device")}
         for i, ds in enumerate(datasets)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from deeplinear import NUMERICS_VERSION, claims
 from deeplinear.numerics import seeding
 from deeplinear.paper_api import JobContext
-from deeplinear.pipeline import dataset, registry
+from deeplinear.pipeline import cost, dataset, registry
 
 #: Config keys shared by every job (the rest of a job's params come from its paper section).
 GLOBAL_KEYS = ("base_seed", "device")
@@ -23,13 +23,21 @@ GLOBAL_KEYS = ("base_seed", "device")
 
 @dataclass(frozen=True)
 class Job:
-    """One experiment job: where it sits and the resolved params it runs with."""
+    """One experiment job: where it sits and the resolved params it runs with. A job that runs
+    several cases of its experiment (:func:`bundle_cases`) holds them under
+    :data:`~deeplinear.pipeline.cost.BUNDLE_KEY` in ``params``, case name -> params."""
 
     kind: str
     paper: str
     experiment: str
     case: str
     params: dict[str, Any]
+
+    def parts(self) -> list[tuple[str, dict[str, Any]]]:
+        """``(case, params)`` of every case the job runs, in order."""
+        if cost.BUNDLE_KEY in self.params:
+            return list(self.params[cost.BUNDLE_KEY].items())
+        return [(self.case, self.params)]
 
 
 def papers_in(config: Mapping[str, Any]) -> list[str]:
@@ -47,18 +55,60 @@ def scale_section(config: Mapping[str, Any], paper: str) -> Mapping[str, Any]:
 
 
 def job_table(config: Mapping[str, Any]) -> dict[tuple[str, str, str], Job]:
-    """Every job of the selected papers: ``(paper, experiment, case) -> Job``."""
+    """Every job of the selected papers: ``(paper, experiment, case) -> Job``. Cases estimated
+    shorter than the config's ``min_job_seconds`` share jobs (:func:`bundle_cases`)."""
     table: dict[tuple[str, str, str], Job] = {}
+    min_seconds = float(config.get("min_job_seconds", 0))
     for paper_key in papers_in(config):
         paper = registry.paper(paper_key)
         section = scale_section(config, paper_key)
+        shared = {k: config[k] for k in GLOBAL_KEYS}
+        shared["numerics_version"] = f"{NUMERICS_VERSION}.{paper.version}"
         for name, exp in paper.experiments.items():
-            for case, case_params in exp.cases(section[exp.section_key]).items():
-                params = dict(case_params)
-                params.update({k: config[k] for k in GLOBAL_KEYS})
-                params["numerics_version"] = f"{NUMERICS_VERSION}.{paper.version}"
+            cases = {
+                case: {**case_params, **shared} for case, case_params in exp.cases(section[exp.section_key]).items()
+            }
+            seconds = cost.case_seconds_function(paper_key, name) if min_seconds > 0 else None
+            groups = bundle_cases(cases, seconds, min_seconds) if seconds else [[case] for case in cases]
+            for group in groups:
+                case = group[0] if len(group) == 1 else f"{group[0]}..{group[-1]}"
+                params = cases[case] if len(group) == 1 else {cost.BUNDLE_KEY: {c: cases[c] for c in group}, **shared}
                 table[(paper_key, name, case)] = Job(exp.kind, paper_key, name, case, params)
     return table
+
+
+def single_case_job(table: Mapping[tuple[str, str, str], Job], paper: str, experiment: str, case: str) -> Job | None:
+    """The job of one case that runs inside a bundled job of ``table`` (to run it alone), or ``None``."""
+    for (p, e, _), job in table.items():
+        if (p, e) == (paper, experiment):
+            params = dict(job.parts()).get(case)
+            if params is not None:
+                return Job(job.kind, paper, experiment, case, params)
+    return None
+
+
+def bundle_cases(cases: Mapping[str, Any], seconds, min_seconds: float) -> list[list[str]]:
+    """Consecutive cases grouped so that each group's estimated seconds (``seconds(params)``, the
+    cost model's time without the start-up overhead) reach ``min_seconds``, the last group
+    excepted; a case estimated at ``min_seconds`` or more runs alone. A job's start-up (interpreter,
+    imports, about 1.5 s here) is paid once per group, and the combined datasets do not change:
+    every stream is keyed by what it draws for, never by the job."""
+    groups: list[list[str]] = []
+    current: list[str] = []
+    total = 0.0
+    for case, params in cases.items():
+        own = seconds(params)
+        if own >= min_seconds and current:  # a long case does not carry short ones along
+            groups.append(current)
+            current, total = [], 0.0
+        current.append(case)
+        total += own
+        if total >= min_seconds:
+            groups.append(current)
+            current, total = [], 0.0
+    if current:
+        groups.append(current)
+    return groups
 
 
 def job_context(
@@ -93,16 +143,19 @@ def run_job(
     set_deterministic()
     exp = registry.experiment(job.paper, job.experiment)
     paper = registry.paper(job.paper)
-    ctx = job_context(job.paper, job.experiment, job.case, job.params, progress=progress)
-    ds = exp.run(ctx)
+    parts = job.parts()
+    contexts = [job_context(job.paper, job.experiment, case, params, progress=progress) for case, params in parts]
+    streams = contexts[0].streams  # shared: the dataset records every stream the job drew
+    pieces = [exp.run(replace(ctx, streams=streams)) for ctx in contexts]
+    ds = pieces[0] if len(pieces) == 1 else dataset.combine_pieces(pieces)
     ds.attrs.update(
         dataset.provenance_attrs(
             paper=job.paper,
             experiment=job.experiment,
             case=job.case,
             params=job.params,
-            device=device_description(ctx.device),
-            seeds=ctx.streams.record(),
+            device=device_description(contexts[0].device),
+            seeds=streams.record(),
             references=paper.reference,
             title=f"{paper.title}: {job.experiment} ({exp.description})",
             rule=rule,

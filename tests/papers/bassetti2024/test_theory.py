@@ -52,3 +52,15 @@ def test_conditional_second_moment_is_the_mixture_prediction():
     for b in range(8):
         raw = z[which == b, 1] ** 2
         assert abs(raw.mean() - predicted[b]) <= 4 * raw.std() / np.sqrt(raw.size), b
+
+
+def test_normal_cdf_gives_scipys_values_bit_for_bit():
+    """The KS tests of the proportional experiment call ``normal_cdf``; their statistics must be
+    those of ``scipy.stats.norm.cdf`` exactly (also shifted and scaled, as for log R_11)."""
+    from scipy import stats
+
+    x = np.concatenate([np.random.default_rng(3).normal(scale=4.0, size=10_000), [0.0, -np.inf, np.inf, 40.0]])
+    np.testing.assert_array_equal(theory.normal_cdf(x), stats.norm.cdf(x))
+    a = 0.25
+    np.testing.assert_array_equal(theory.normal_cdf((x + a) / np.sqrt(2 * a)), stats.norm.cdf(x, -a, np.sqrt(2 * a)))
+    assert np.isnan(theory.normal_cdf(np.nan))

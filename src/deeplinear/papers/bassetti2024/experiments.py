@@ -19,6 +19,7 @@ from deeplinear.papers.bassetti2024.theory import (
     depth_for,
     kurtosis_standard_error,
     limit_cdf,
+    normal_cdf,
 )
 from deeplinear.variables import attrs
 
@@ -145,11 +146,13 @@ def run_proportional(ctx: JobContext) -> xr.Dataset:
             stats_f["cond_f2sq_pred"] = conditional_second_moment(R.numpy(), z1, abs_quantile_bins(z1), N_COND_BINS)
         stats_r = matrix_statistics(R.numpy())
         z1 = stats_f.pop("z1")
-        stats_f["ks_gauss"] = float(stats.kstest(z1, "norm").statistic)
+        stats_f["ks_gauss"] = float(stats.kstest(z1, normal_cdf).statistic)
         stats_f["ks_limit"] = float(stats.kstest(z1, lambda x, a=a: limit_cdf(x, a)).statistic)
         log_r11 = np.log(R[:, 0, 0].numpy())
         stats_f["ks_log_r11"] = (
-            float(stats.kstest(log_r11, "norm", args=(-a, np.sqrt(2 * a))).statistic) if a > 0 else np.nan
+            float(stats.kstest(log_r11, lambda x, a=a: normal_cdf((x + a) / np.sqrt(2 * a))).statistic)
+            if a > 0
+            else np.nan
         )
         rows.append({**stats_f, **stats_r, "depth": L, "lambda_star": lam_star})
     return _assemble(rows, p, K, extra_dims={"width": [N]}, ratio=p["ratios"])

@@ -24,3 +24,17 @@ def test_without_a_target_or_running_members_the_step_cap_or_the_end():
     assert fraction_done(250, 1000, [1.0], [0.5], [1.0]) == pytest.approx(0.25)  # target = loss(0): no target
     assert fraction_done(10, 1000, [], [], []) == 1.0
     assert fraction_done(10, 1000, [1.0], [np.inf], [1e-6]) == pytest.approx(0.01)  # a diverging value
+
+
+def test_the_bar_shows_the_step_while_the_fraction_stands_still():
+    """A member stuck on a plateau keeps the fraction at 0; the bar must still say how far it ran."""
+    import io
+
+    from deeplinear.numerics.progress import TargetProgress
+
+    out = io.StringIO()
+    bar = TargetProgress(10_000_000, "plateau", "run", mininterval=0.0, file=out)
+    for step in (10, 20, 30):
+        bar.update(step, loss0=[1.0], loss=[1.0], target=[1e-6])
+    assert bar.bar.n == 0 and "step 30" in out.getvalue()
+    bar.close()

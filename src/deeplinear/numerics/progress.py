@@ -13,6 +13,8 @@ meaningful; without a target it falls back to the fraction of the step cap.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -35,29 +37,37 @@ def fraction_done(step: int, max_steps: int, loss0, loss, target) -> float:
 class TargetProgress:
     """A tqdm bar over :data:`UNITS` thousandths of the way to the stopping rule (module doc)."""
 
-    def __init__(self, max_steps: int, label: str | bool, default_label: str) -> None:
+    def __init__(self, max_steps: int, label: str | bool, default_label: str, *, mininterval: float = 2.0, file=None):
         self.max_steps = max_steps
         self.bar = tqdm(
             total=UNITS,
             desc=label if isinstance(label, str) else default_label,
             disable=not label,
-            mininterval=2.0,
+            mininterval=mininterval,
             unit="‰",
             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt}‰ [{elapsed}<{remaining}{postfix}]",
+            file=file,
         )
+        self._drawn = time.monotonic()
 
     @property
     def enabled(self) -> bool:
         return not self.bar.disable
 
     def update(self, step: int, loss0, loss, target) -> None:
-        """Move to the current fraction (never backwards); the step shows as the postfix."""
+        """Move to the current fraction (never backwards); the step shows as the postfix, redrawn
+        at most every ``mininterval`` seconds even while the fraction stands still (a member that
+        has not started to converge keeps it at 0 for a long time)."""
         if not self.enabled:
             return
         n = int(UNITS * fraction_done(step, self.max_steps, loss0, loss, target))
         if n > self.bar.n:
             self.bar.update(n - self.bar.n)
         self.bar.set_postfix_str(f"step {step}", refresh=False)
+        now = time.monotonic()
+        if now - self._drawn >= self.bar.mininterval:
+            self.bar.refresh()
+            self._drawn = now
 
     def close(self) -> None:
         self.bar.update(UNITS - self.bar.n)

@@ -59,6 +59,18 @@ def test_cases_expand_from_the_config(key, scale):
 
 
 @pytest.mark.parametrize("key", PAPERS)
+def test_every_deferred_runner_case_and_cost_function_exists(key):
+    """A paper names its experiment functions lazily (paper_api.Deferred): a misspelt name would
+    only fail when the first job calls it, so resolve them all here."""
+    from deeplinear.paper_api import Deferred
+
+    for exp in registry.paper(key).experiments.values():
+        for fn in (exp.cases, exp.run, exp.cost):
+            target = fn.resolve() if isinstance(fn, Deferred) else fn
+            assert callable(target), (key, exp.name, fn)
+
+
+@pytest.mark.parametrize("key", PAPERS)
 def test_paper_is_documented_and_self_contained(key):
     paper = registry.paper(key)
     module = __import__(f"deeplinear.papers.{key}", fromlist=["PAPER"])

@@ -223,3 +223,44 @@ def _job_stats(output: str) -> dict[str, int]:
             return table
         table[name] = int(count)
     return table
+
+
+#: Run in a fresh interpreter with torch made unimportable: every paper's claims and figures from
+#: the smoke run's combined datasets (argv[1]: results, argv[2]: an output folder).
+_WITHOUT_TORCH = """
+import importlib.abc, sys
+from pathlib import Path
+
+class NoTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] == "torch":
+            raise ImportError("torch imported by a claims or figures job")
+
+sys.meta_path.insert(0, NoTorch())
+from deeplinear.pipeline import jobs, registry
+
+results, out = Path(sys.argv[1]), Path(sys.argv[2])
+for key in registry.PAPER_MODULES:
+    paper = registry.paper(key)
+    inputs = {name: results / exp.kind / key / f"{name}.nc" for name, exp in paper.experiments.items()}
+    jobs.check_paper_claims(key, inputs, out / f"{key}.json")
+    jobs.make_figures(key, inputs, {figure: [out / f"{key}-{figure}.png"] for figure in paper.figures})
+"""
+
+
+def test_claims_and_figures_jobs_run_without_torch(smoke_run, tmp_path):
+    """Only experiment jobs compute with torch; the claim and figure jobs (ten of a default run)
+    would pay about 1 s each to import it. Their results equal the workflow's."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_TORCH, str(smoke_run / "results"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for key in registry.PAPER_MODULES:
+        ours = json.loads((tmp_path / f"{key}.json").read_text())
+        assert ours == json.loads((smoke_run / f"results/claims/{key}.json").read_text())

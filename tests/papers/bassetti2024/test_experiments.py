@@ -86,4 +86,4 @@ def test_kurtosis_and_cross_covariance_of_outputs():
 def test_config_check_names_the_key():
     section = {"widths": [1, 8], "outputs": 2, "n_samples": 1000}
     with pytest.raises(ValueError, match=r"bassetti2024\.proportional\.widths"):
-        experiments.per_width_cases("proportional")(section)
+        experiments.proportional_cases(section)

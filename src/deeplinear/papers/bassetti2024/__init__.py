@@ -20,17 +20,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deeplinear.paper_api import Experiment, FigureSpec, Paper
+from deeplinear.paper_api import DeferredModule, Experiment, FigureSpec, Paper
 from deeplinear.papers.bassetti2024.about import KEY, REFERENCE
 from deeplinear.papers.bassetti2024.claims import CLAIMS
-from deeplinear.papers.bassetti2024.experiments import (
-    brute_force_cost,
-    per_width_cases,
-    proportional_cost,
-    run_brute_force,
-    run_proportional,
-)
 from deeplinear.papers.bassetti2024.figures import CAPTIONS, plot_histograms, plot_joint, plot_kurtosis, plot_log_r
+
+# runners, cases and costs are imported when first called (claim and figure jobs never import torch)
+_experiments = DeferredModule("deeplinear.papers.bassetti2024.experiments")
 
 PAPER = Paper(
     key=KEY,
@@ -40,18 +36,18 @@ PAPER = Paper(
         "proportional": Experiment(
             "proportional",
             "prior_sampling",
-            per_width_cases("proportional"),
-            run_proportional,
+            _experiments.proportional_cases,
+            _experiments.run_proportional,
             "exact Bartlett sampler over widths N and ratios a = L/N",
-            cost=proportional_cost,
+            cost=_experiments.proportional_cost,
         ),
         "brute_force": Experiment(
             "brute_force",
             "prior_sampling",
-            per_width_cases("brute_force"),
-            run_brute_force,
+            _experiments.brute_force_cases,
+            _experiments.run_brute_force,
             "real networks against the exact sampler",
-            cost=brute_force_cost,
+            cost=_experiments.brute_force_cost,
         ),
     },
     figures={

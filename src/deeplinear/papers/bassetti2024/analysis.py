@@ -8,6 +8,15 @@ from collections.abc import Iterator
 import numpy as np
 import xarray as xr
 
+#: The statistics of the outputs ``f`` (S, D, P) whose laws the brute-force check compares
+#: (two-sample KS, real networks against the exact sampler), by name.
+TWO_SAMPLE_STATISTICS = {
+    "f1(x1)": lambda f: f[:, 0, 0],
+    "f2(x2)": lambda f: f[:, -1, -1],
+    "f1(x1) f2(x1)": lambda f: f[:, 0, 0] * f[:, -1, 0],
+    "||f||^2": lambda f: np.sum(f**2, axis=(1, 2)),
+}
+
 
 def layer_widths(ds: xr.Dataset, N: int, a: float) -> list[int]:
     """The hidden widths ``[N] * L`` of cell ``(N, a)`` (its depth is stored in the dataset)."""

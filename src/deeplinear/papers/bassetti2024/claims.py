@@ -14,8 +14,13 @@ from deeplinear.alterations import altered, scaled, shifted_by_se
 from deeplinear.claims import SOURCE_OURS, SOURCE_STATISTICS, all_of, claim, p_family, z_family
 from deeplinear.numerics.stats import fit_line
 from deeplinear.papers.bassetti2024.about import DERIVED
-from deeplinear.papers.bassetti2024.analysis import cells, layer_widths, second_moment_triples, z_scores
-from deeplinear.papers.bassetti2024.experiments import TWO_SAMPLE_STATISTICS
+from deeplinear.papers.bassetti2024.analysis import (
+    TWO_SAMPLE_STATISTICS,
+    cells,
+    layer_widths,
+    second_moment_triples,
+    z_scores,
+)
 from deeplinear.papers.bassetti2024.theory import (
     cross_moments,
     kurtosis_limit,

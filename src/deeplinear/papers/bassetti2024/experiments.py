@@ -14,6 +14,7 @@ from deeplinear.numerics import prior_samplers, seeding
 from deeplinear.numerics.seeding import Streams
 from deeplinear.paper_api import JobContext, JobCost, one_job_per
 from deeplinear.papers.bassetti2024.about import KEY
+from deeplinear.papers.bassetti2024.analysis import TWO_SAMPLE_STATISTICS
 from deeplinear.papers.bassetti2024.theory import (
     conditional_second_moment,
     depth_for,
@@ -117,14 +118,20 @@ def _check(section: Mapping[str, Any], experiment: str) -> None:
         )
 
 
-def per_width_cases(experiment: str):
-    """Cases builder: one job per width N; every ratio a of that width runs in the job."""
+def _per_width_cases(section: Mapping[str, Any], experiment: str) -> dict[str, dict[str, Any]]:
+    """One job per width N; every ratio a of that width runs in the job."""
+    _check(section, experiment)
+    return one_job_per(section, "widths", "width", "N")
 
-    def cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-        _check(section, experiment)
-        return one_job_per(section, "widths", "width", "N")
 
-    return cases
+def proportional_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The exact sampler: one job per width N (every ratio a in it)."""
+    return _per_width_cases(section, "proportional")
+
+
+def brute_force_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Real networks: one job per width N (every ratio a in it)."""
+    return _per_width_cases(section, "brute_force")
 
 
 def run_proportional(ctx: JobContext) -> xr.Dataset:
@@ -184,13 +191,6 @@ def run_brute_force(ctx: JobContext) -> xr.Dataset:
         rows.append({**row, "depth": L, "lambda_star": lam ** (L + 1)})
     return _assemble(rows, p, K, extra_dims={"width": [N]}, ratio=p["ratios"])
 
-
-TWO_SAMPLE_STATISTICS = {
-    "f1(x1)": lambda f: f[:, 0, 0],
-    "f2(x2)": lambda f: f[:, -1, -1],
-    "f1(x1) f2(x1)": lambda f: f[:, 0, 0] * f[:, -1, 0],
-    "||f||^2": lambda f: np.sum(f**2, axis=(1, 2)),
-}
 
 _VARIABLES = {
     # name: (extra dims after ratio, long name)

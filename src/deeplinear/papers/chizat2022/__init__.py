@@ -39,21 +39,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deeplinear.paper_api import Experiment, FigureSpec, Paper
+from deeplinear.paper_api import DeferredModule, Experiment, FigureSpec, Paper
 from deeplinear.papers.chizat2022.about import KEY, REFERENCE
 from deeplinear.papers.chizat2022.claims import CLAIMS
-from deeplinear.papers.chizat2022.experiments import (
-    brute_force_cases,
-    brute_force_cost,
-    finite_width_cases,
-    finite_width_cost,
-    limit_cases,
-    limit_cost,
-    run_brute_force,
-    run_finite_width,
-    run_limit,
-)
 from deeplinear.papers.chizat2022.figures import CAPTIONS, plot_limit_distance, plot_min_norm, plot_risk, plot_words
+
+# runners, cases and costs are imported when first called (claim and figure jobs never import torch)
+_experiments = DeferredModule("deeplinear.papers.chizat2022.experiments")
 
 PAPER = Paper(
     key=KEY,
@@ -63,29 +55,29 @@ PAPER = Paper(
         "finite_width": Experiment(
             "finite_width",
             "width_scaling",
-            finite_width_cases,
-            run_finite_width,
+            _experiments.finite_width_cases,
+            _experiments.run_finite_width,
             "GD of the three-layer network at finite width by the exact Krylov sampler",
             config_section="gd",
-            cost=finite_width_cost,
+            cost=_experiments.finite_width_cost,
         ),
         "brute_force": Experiment(
             "brute_force",
             "width_scaling",
-            brute_force_cases,
-            run_brute_force,
+            _experiments.brute_force_cases,
+            _experiments.run_brute_force,
             "GD of the three-layer network with every m x m matrix in memory (the cross-check)",
             config_section="gd",
-            cost=brute_force_cost,
+            cost=_experiments.brute_force_cost,
         ),
         "limit": Experiment(
             "limit",
             "width_scaling",
-            limit_cases,
-            run_limit,
+            _experiments.limit_cases,
+            _experiments.run_limit,
             "the exact infinite-width GD trajectory",
             config_section="gd",
-            cost=limit_cost,
+            cost=_experiments.limit_cost,
         ),
     },
     figures={

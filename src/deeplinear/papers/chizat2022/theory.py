@@ -11,7 +11,9 @@ import torch
 from torch import Tensor
 
 from deeplinear.numerics import engine, krylov, synthetic_data
-from deeplinear.papers.chizat2022.about import DTYPE
+
+#: Every tensor of this module is float64.
+DTYPE = torch.float64
 
 # ---- data ----------------------------------------------------------------------------------
 

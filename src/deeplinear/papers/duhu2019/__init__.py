@@ -36,23 +36,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deeplinear.paper_api import Experiment, FigureSpec, Paper
+from deeplinear.paper_api import DeferredModule, Experiment, FigureSpec, Paper
 from deeplinear.papers.duhu2019.about import KEY, REFERENCE
 from deeplinear.papers.duhu2019.claims import CLAIMS
-from deeplinear.papers.duhu2019.experiments import (
-    cross_check_cases,
-    cross_check_cost,
-    init_statistics_cases,
-    init_statistics_cost,
-    narrow_cases,
-    narrow_cost,
-    phase_diagram_cases,
-    phase_diagram_cost,
-    run_cross_check,
-    run_init_statistics,
-    run_narrow,
-    run_phase_diagram,
-)
 from deeplinear.papers.duhu2019.figures import (
     CAPTIONS,
     plot_critical_width,
@@ -63,6 +49,9 @@ from deeplinear.papers.duhu2019.figures import (
     plot_wide_rate,
 )
 
+# runners, cases and costs are imported when first called (claim and figure jobs never import torch)
+_experiments = DeferredModule("deeplinear.papers.duhu2019.experiments")
+
 PAPER = Paper(
     key=KEY,
     title="Du & Hu (2019)",
@@ -72,35 +61,35 @@ PAPER = Paper(
         "phase_diagram": Experiment(
             "phase_diagram",
             "depth_scaling",
-            phase_diagram_cases,
-            run_phase_diagram,
+            _experiments.phase_diagram_cases,
+            _experiments.run_phase_diagram,
             "T_eps over depth and width at the theorem's step",
-            cost=phase_diagram_cost,
+            cost=_experiments.phase_diagram_cost,
         ),
         "init_statistics": Experiment(
             "init_statistics",
             "prior_sampling",
-            init_statistics_cases,
-            run_init_statistics,
+            _experiments.init_statistics_cases,
+            _experiments.run_init_statistics,
             "output statistics of real networks at initialisation",
-            cost=init_statistics_cost,
+            cost=_experiments.init_statistics_cost,
         ),
         "narrow": Experiment(
             "narrow",
             "depth_scaling",
-            narrow_cases,
-            run_narrow,
+            _experiments.narrow_cases,
+            _experiments.run_narrow,
             "narrow nets (widths 1, 2) at every depth, long runs over a step-size grid",
-            cost=narrow_cost,
+            cost=_experiments.narrow_cost,
         ),
         "cross_check": Experiment(
             "cross_check",
             "depth_scaling",
-            cross_check_cases,
-            run_cross_check,
+            _experiments.cross_check_cases,
+            _experiments.run_cross_check,
             "brute force and the deep reduction at the same widths (compared in law)",
             config_section="phase_diagram",
-            cost=cross_check_cost,
+            cost=_experiments.cross_check_cost,
         ),
     },
     figures={

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import torch
-
 KEY = "duhu2019"
 REFERENCE = (
     "Du, Hu, Width Provably Matters in Optimization for Deep Linear Neural Networks, ICML 2019; arXiv:1901.08572"
 )
-DTYPE = torch.float64
 WIDE = 8  # m >= 8 L: the wide regime of claims D1 and D1b (our threshold; Theorem 4.1's constant C is not explicit)

@@ -3,10 +3,13 @@ exact chi-square law of the output at initialisation."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 from scipy import special
-from torch import Tensor
+
+if TYPE_CHECKING:  # torch is imported by the functions that compute with it
+    from torch import Tensor
 
 # ---- theory ------------------------------------------------------------------------------------
 
@@ -55,6 +58,8 @@ def gram_operator(weights: list[Tensor], X: Tensor, scale: float) -> Tensor:
     r"""The Gram operator :math:`P = \alpha^2\sum_i A_i \otimes B_i` (E, n d_out, n d_out) with
     :math:`A_i = (W_{i-1:1}X)^\top(W_{i-1:1}X)` (n x n) and :math:`B_i = W_{L:i+1}W_{L:i+1}^\top`.
     ``X`` holds samples as rows (E|1, n, d_in). ``-dvec(R)/dt = P vec(R)`` under gradient flow."""
+    import torch
+
     n_layers = len(weights)
     features = [X]  # X W_{i-1:1}^T, samples as rows
     for w in weights[:-1]:
@@ -76,6 +81,8 @@ def normalised_gram_extremes(P: Tensor, rank: int, output_dim: int, depth: int, 
     r""":math:`\hat\lambda_{min}(P)/(L\lambda_r/d_{out})` and :math:`\lambda_{max}(P)/(L\lambda_{max}/d_{out})`;
     :math:`\hat\lambda_{min}` is the ``r d_out``-th largest eigenvalue (``P`` vanishes off the
     column space of ``X``). Both tend to 1 in the wide limit."""
+    import torch
+
     eig = torch.linalg.eigvalsh(P).flip(-1)
     return (
         eig[..., rank * output_dim - 1] / (depth * lam_r / output_dim),

@@ -26,26 +26,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deeplinear.paper_api import Experiment, FigureSpec, Paper
+from deeplinear.paper_api import DeferredModule, Experiment, FigureSpec, Paper
 from deeplinear.papers.min2021.about import KEY, REFERENCE
 from deeplinear.papers.min2021.claims import CLAIMS
-from deeplinear.papers.min2021.experiments import (
-    imbalance_cases,
-    imbalance_cost,
-    implicit_bias_brute_cases,
-    implicit_bias_brute_cost,
-    implicit_bias_cases,
-    implicit_bias_cost,
-    run_imbalance,
-    run_implicit_bias,
-    run_implicit_bias_brute,
-)
 from deeplinear.papers.min2021.figures import (
     CAPTION_IMBALANCE,
     CAPTION_IMPLICIT_BIAS,
     plot_imbalance,
     plot_implicit_bias,
 )
+
+# runners, cases and costs are imported when first called (claim and figure jobs never import torch)
+_experiments = DeferredModule("deeplinear.papers.min2021.experiments")
 
 PAPER = Paper(
     key=KEY,
@@ -55,27 +47,27 @@ PAPER = Paper(
         "imbalance": Experiment(
             "imbalance",
             "width_scaling",
-            imbalance_cases,
-            run_imbalance,
+            _experiments.imbalance_cases,
+            _experiments.run_imbalance,
             "four initialisations against the Theorem 1 bound",
-            cost=imbalance_cost,
+            cost=_experiments.imbalance_cost,
         ),
         "implicit_bias": Experiment(
             "implicit_bias",
             "width_scaling",
-            implicit_bias_cases,
-            run_implicit_bias,
+            _experiments.implicit_bias_cases,
+            _experiments.run_implicit_bias,
             "distance to the min-norm solution against width, exact two-layer reduction",
-            cost=implicit_bias_cost,
+            cost=_experiments.implicit_bias_cost,
         ),
         "implicit_bias_brute": Experiment(
             "implicit_bias_brute",
             "width_scaling",
-            implicit_bias_brute_cases,
-            run_implicit_bias_brute,
+            _experiments.implicit_bias_brute_cases,
+            _experiments.run_implicit_bias_brute,
             "distance to the min-norm solution against width, brute force (the cross-check)",
             config_section="implicit_bias",
-            cost=implicit_bias_brute_cost,
+            cost=_experiments.implicit_bias_brute_cost,
         ),
     },
     figures={

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import torch
-
 KEY = "min2021"
 REFERENCE = (
     "Min, Tarmoun, Vidal, Mallada, On the Explicit Role of Initialization on the Convergence and "
     "Implicit Bias of Overparametrized Linear Networks, ICML 2021; arXiv:2105.06351 (v2)"
 )
-DTYPE = torch.float64
+
+#: the label of the balanced initialisation (U^T U = V^T V) in the imbalance experiment
+INIT_BALANCED = "balanced"
 
 #: the part of the distance to the min-norm solution that training adds to the initial error
 DYNAMICS_ERROR_NAME = "||U_2(0) (V(end) - V(0))^T||_F, the part of the distance the dynamics decide"

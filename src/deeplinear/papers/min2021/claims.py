@@ -23,8 +23,8 @@ from deeplinear.claims import (
 )
 from deeplinear.numerics import run_status
 from deeplinear.numerics.stats import pooled_rank_sum_p
+from deeplinear.papers.min2021.about import INIT_BALANCED
 from deeplinear.papers.min2021.analysis import time_to_fraction, usable_points
-from deeplinear.papers.min2021.experiments import INIT_BALANCED
 
 CONVERGED = run_status.CONVERGED
 DIVERGED = run_status.DIVERGED

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from deeplinear.numerics import engine, krylov, synthetic_data
 from deeplinear.paper_api import JobContext, JobCost, one_job_per
-from deeplinear.papers.min2021.about import DYNAMICS_ERROR_NAME, KEY, LR_SHARPNESS_NAME
+from deeplinear.papers.min2021.about import DYNAMICS_ERROR_NAME, INIT_BALANCED, KEY, LR_SHARPNESS_NAME
 from deeplinear.papers.min2021.theory import (
     imbalance_spectrum,
     rate_constant,
@@ -27,8 +27,6 @@ from deeplinear.papers.min2021.two_layer_gd import (
 from deeplinear.variables import attrs, status_attrs
 
 # ---- experiment (i): imbalance against convergence ------------------------------------------------
-
-INIT_BALANCED = "balanced"
 
 
 def _check_dims(section: Mapping[str, Any], experiment: str) -> None:

@@ -3,9 +3,12 @@ initial-error law (closed forms on tensors; no data, no I/O)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-from torch import Tensor
+
+if TYPE_CHECKING:  # torch is imported by the functions that compute with it
+    from torch import Tensor
 
 # ---- theory ------------------------------------------------------------------------------------
 
@@ -25,6 +28,8 @@ def _gram_form_norm(F: Tensor, B: Tensor) -> Tensor:
 
 def imbalance_norm(U1: Tensor, V: Tensor) -> Tensor:
     r""":math:`\lVert\Lambda\rVert_F` with :math:`\Lambda = C^\top J C`, :math:`C = [U_1; V]`, without forming Λ."""
+    import torch
+
     r, m = U1.shape[-2], V.shape[-2]
     J = torch.diag(torch.cat([U1.new_ones(r), -V.new_ones(m)]))
     return _gram_form_norm(torch.cat([U1, V], dim=-2), J)
@@ -38,6 +43,8 @@ def imbalance_drift_norm(U1: Tensor, V: Tensor, U1_0: Tensor, V_0: Tensor) -> Te
     - (V_0^\top\Delta V + \Delta V^\top V_0 + \Delta V^\top\Delta V) = F^\top B F` with
     :math:`F = [U_{1,0}; \Delta U; V_0; \Delta V]` and a constant block matrix ``B``.
     """
+    import torch
+
     r, m = U1.shape[-2], V.shape[-2]
     Ir, Im = torch.eye(r, dtype=U1.dtype, device=U1.device), torch.eye(m, dtype=V.dtype, device=V.device)
     Zrm = U1.new_zeros(r, m)
@@ -66,6 +73,8 @@ def imbalance_spectrum(U1: Tensor, V: Tensor, width: int | None = None) -> Tenso
     (:func:`deeplinear.papers.min2021.two_layer_gd.hidden_span_reduction`); its spectrum is this
     one padded with ``width - h`` zeros.
     """
+    import torch
+
     r, m, h = U1.shape[-2], V.shape[-2], U1.shape[-1]
     if h <= r + m:  # narrow: the direct eigendecomposition is the cheap one
         eigs = torch.linalg.eigvalsh(imbalance_matrix(U1, V))
@@ -89,6 +98,8 @@ def rate_constant(eigs: Tensor, r: int, m: int) -> Tensor:
 
 def theorem1_bound(excess0: Tensor, c: Tensor, lam_r_sigma: float, time: Tensor) -> Tensor:
     r"""Theorem 1: :math:`(L(0)-L^*)\, e^{-2 \lambda_r(\Sigma_x) c t}`; ``time`` broadcasts last."""
+    import torch
+
     return excess0.unsqueeze(-1) * torch.exp(-2.0 * lam_r_sigma * c.unsqueeze(-1) * time)
 
 
@@ -103,6 +114,8 @@ def v2_rate_bound(eigs: Tensor, svals: Tensor, lam_r_sigma: float, r: int, m: in
     :math:`\Delta = [\lambda_r(\Lambda)]_+ + [\lambda_m(-\Lambda)]_+`. ``svals`` are the singular
     values of :math:`U_1 V^\top` (r x m) in descending order; missing ones count as zero.
     """
+    import torch
+
     pos = eigs.clamp_min(0)
     neg = (-eigs).flip(-1).clamp_min(0)  # spectrum of -Lambda, descending
     delta_plus = pos[..., 0] - pos[..., r - 1]

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from deeplinear.numerics import engine, synthetic_data
 from deeplinear.paper_api import JobContext
-from deeplinear.papers.min2021.about import DTYPE, DYNAMICS_ERROR_NAME
+from deeplinear.papers.min2021.about import DYNAMICS_ERROR_NAME
 from deeplinear.papers.min2021.theory import (
     imbalance_drift_norm,
     imbalance_norm,
@@ -31,6 +31,9 @@ from deeplinear.papers.min2021.theory import (
     v2_rate_bound,
 )
 from deeplinear.variables import attrs, status_attrs
+
+#: Every tensor of this module is float64.
+DTYPE = torch.float64
 
 
 @dataclass(frozen=True)

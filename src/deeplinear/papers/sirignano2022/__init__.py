@@ -30,18 +30,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deeplinear.paper_api import Experiment, FigureSpec, Paper
+from deeplinear.paper_api import DeferredModule, Experiment, FigureSpec, Paper
 from deeplinear.papers.sirignano2022.about import KEY, REFERENCE
 from deeplinear.papers.sirignano2022.claims import CLAIMS
-from deeplinear.papers.sirignano2022.experiments import (
-    init_law_cases,
-    init_law_cost,
-    run_init_law,
-    run_sgd,
-    sgd_cases,
-    sgd_cost,
-)
 from deeplinear.papers.sirignano2022.figures import CAPTIONS, plot_law, plot_loss, plot_movement, plot_ode_distance
+
+# runners, cases and costs are imported when first called (claim and figure jobs never import torch)
+_experiments = DeferredModule("deeplinear.papers.sirignano2022.experiments")
 
 PAPER = Paper(
     key=KEY,
@@ -49,10 +44,20 @@ PAPER = Paper(
     reference=REFERENCE,
     experiments={
         "sgd": Experiment(
-            "sgd", "width_scaling", sgd_cases, run_sgd, "batch-one SGD against the random ODE", cost=sgd_cost
+            "sgd",
+            "width_scaling",
+            _experiments.sgd_cases,
+            _experiments.run_sgd,
+            "batch-one SGD against the random ODE",
+            cost=_experiments.sgd_cost,
         ),
         "init_law": Experiment(
-            "init_law", "prior_sampling", init_law_cases, run_init_law, "the law of g^N_0", cost=init_law_cost
+            "init_law",
+            "prior_sampling",
+            _experiments.init_law_cases,
+            _experiments.run_init_law,
+            "the law of g^N_0",
+            cost=_experiments.init_law_cost,
         ),
     },
     figures={

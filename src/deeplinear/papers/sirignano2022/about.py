@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import torch
-
 KEY = "sirignano2022"
 REFERENCE = (
     "Sirignano, Spiliopoulos, Scaling Limit of Neural Networks with the Xavier Initialization and "
     "Convergence to a Global Minimum, arXiv:1907.04108 (v3)"
 )
-DTYPE = torch.float64

@@ -3,12 +3,11 @@ random ODE's solution and law, and the exact excess kurtosis at initialisation."
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import numpy as np
-import torch
 from scipy import linalg
-from torch import Tensor
 
 from deeplinear.papers.sirignano2022.about import KEY
 
@@ -43,8 +42,16 @@ def derivative_from_value(name: str) -> Callable:
     return _tanh_prime_of_value if name == "tanh" else _sigmoid_prime_of_value
 
 
+def _torch_of(u):
+    """torch if ``u`` is a tensor, else ``None`` (a tensor exists only once torch is imported, so
+    this never imports it: the claim and figure jobs use these functions on numpy arrays)."""
+    torch = sys.modules.get("torch")
+    return torch if torch is not None and isinstance(u, torch.Tensor) else None
+
+
 def _tanh(u):
-    return torch.tanh(u) if isinstance(u, Tensor) else np.tanh(u)
+    torch = _torch_of(u)
+    return torch.tanh(u) if torch is not None else np.tanh(u)
 
 
 def _tanh_prime_of_value(s):
@@ -56,7 +63,8 @@ def _tanh_prime(u):
 
 
 def _sigmoid(u):
-    return torch.sigmoid(u) if isinstance(u, Tensor) else 1 / (1 + np.exp(-u))
+    torch = _torch_of(u)
+    return torch.sigmoid(u) if torch is not None else 1 / (1 + np.exp(-u))
 
 
 def _sigmoid_prime_of_value(s):

@@ -21,9 +21,12 @@ from tqdm.auto import tqdm
 from deeplinear.numerics import engine, run_status
 from deeplinear.numerics.krylov_deep import EigenProblem, LazySampler, run_reduced
 from deeplinear.numerics.seeding import Streams
-from deeplinear.papers.duhu2019.about import DTYPE, WIDE
+from deeplinear.papers.duhu2019.about import WIDE
 from deeplinear.papers.duhu2019.experiments.setup import init_weights, log_grid, movement_layers
 from deeplinear.papers.duhu2019.theory import gram_operator, normalised_gram_extremes, output_scale, theorem_lr
+
+#: Every tensor of this module is float64.
+DTYPE = torch.float64
 
 
 def cell_start(p, X, depth, width, device, streams: Streams):

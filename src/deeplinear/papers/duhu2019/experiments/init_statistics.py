@@ -12,10 +12,12 @@ from torch import Tensor
 
 from deeplinear.numerics import seeding
 from deeplinear.paper_api import JobContext, JobCost, one_job_per
-from deeplinear.papers.duhu2019.about import DTYPE
 from deeplinear.papers.duhu2019.experiments.setup import check_widths
 from deeplinear.papers.duhu2019.theory import init_output_moments
 from deeplinear.variables import attrs
+
+#: Every tensor of this module is float64.
+DTYPE = torch.float64
 
 
 def init_statistics_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -35,6 +35,7 @@ stages, so this is an upper estimate when the jobs are many and small.
 from __future__ import annotations
 
 import csv
+import functools
 import heapq
 import json
 import math
@@ -120,14 +121,10 @@ def case_seconds_function(paper: str, experiment: str, calibration: Mapping[str,
     return lambda params: rate * cost_fn(params).work
 
 
+@functools.cache
 def _packaged_calibration() -> dict[str, Any]:
-    global _PACKAGED
-    if _PACKAGED is None:
-        _PACKAGED = read_calibration(CALIBRATION_FILE)
-    return _PACKAGED
-
-
-_PACKAGED: dict[str, Any] | None = None
+    """The calibration packaged with the code, read once per process (the job table asks per experiment)."""
+    return read_calibration(CALIBRATION_FILE)
 
 
 def _experiment_samples(results: Path) -> list[tuple[str, dict[str, Any], float, float]]:

@@ -144,9 +144,9 @@ def run_job(
     exp = registry.experiment(job.paper, job.experiment)
     paper = registry.paper(job.paper)
     parts = job.parts()
-    contexts = [job_context(job.paper, job.experiment, case, params, progress=progress) for case, params in parts]
-    streams = contexts[0].streams  # shared: the dataset records every stream the job drew
-    pieces = [exp.run(replace(ctx, streams=streams)) for ctx in contexts]
+    # one context (device, streams) for every case: the dataset records every stream the job drew
+    ctx = job_context(job.paper, job.experiment, job.case, parts[0][1], progress=progress)
+    pieces = [exp.run(replace(ctx, case=case, params=params)) for case, params in parts]
     ds = pieces[0] if len(pieces) == 1 else dataset.combine_pieces(pieces)
     ds.attrs.update(
         dataset.provenance_attrs(
@@ -154,8 +154,8 @@ def run_job(
             experiment=job.experiment,
             case=job.case,
             params=job.params,
-            device=device_description(contexts[0].device),
-            seeds=streams.record(),
+            device=device_description(ctx.device),
+            seeds=ctx.streams.record(),
             references=paper.reference,
             title=f"{paper.title}: {job.experiment} ({exp.description})",
             rule=rule,

@@ -153,12 +153,11 @@ def _u2_norm0(batch: _Batch, U0: Tensor, span: HiddenSpan | None) -> Tensor:
     return (inside.square() + torch.as_tensor(span.u2_outside_sq, dtype=DTYPE, device=inside.device)).sqrt()
 
 
-def _diagnostics(batch: _Batch, U0: Tensor, V0: Tensor, span: HiddenSpan | None):
-    """The metrics function of :func:`deeplinear.numerics.engine.train`: frozen-component drift,
-    imbalance drift and the v2 rate bound at the current weights."""
+def _diagnostics(batch: _Batch, U0: Tensor, V0: Tensor, u2_norm0: Tensor, width: int | None):
+    """The metrics function of :func:`deeplinear.numerics.engine.train`: frozen-component drift
+    (relative to ``u2_norm0``), imbalance drift and the v2 rate bound at the current weights
+    (the spectrum of width ``width``, see :func:`imbalance_spectrum`)."""
     U1_0 = batch.phi1.transpose(-1, -2) @ U0
-    u2_norm0 = _u2_norm0(batch, U0, span)
-    width = span.width if span is not None else None
     Lambda0_norm = imbalance_norm(U1_0, V0).clamp_min(torch.finfo(DTYPE).tiny)
     m = V0.shape[1]
 
@@ -199,7 +198,9 @@ def run_two_layer(
     V_t = torch.as_tensor(V, dtype=DTYPE, device=device)
     weights = [U_t.transpose(-1, -2).contiguous(), V_t]  # W_1 = U^T (h x D), W_2 = V (m x h)
     U1_0 = batch.phi1.transpose(-1, -2) @ U_t
-    c = rate_constant(imbalance_spectrum(U1_0, V_t, span.width if span else None), batch.rank, V.shape[1])
+    width = span.width if span is not None else None
+    u2_norm0 = _u2_norm0(batch, U_t, span)
+    c = rate_constant(imbalance_spectrum(U1_0, V_t, width), batch.rank, V.shape[1])
     loss0 = engine.loss_from_residual(engine.residual(engine.end_to_end(weights), batch.reg))
     excess0 = loss0 - batch.loss_star
     target = schedule.target_absolute
@@ -212,13 +213,13 @@ def run_two_layer(
         schedule.steps,
         log_steps=schedule.log_steps,
         target_loss=target,
-        metrics_fn=_diagnostics(batch, U_t, V_t, span) if diagnostics else (lambda ws, beta: {}),
+        metrics_fn=_diagnostics(batch, U_t, V_t, u2_norm0, width) if diagnostics else (lambda ws, beta: {}),
         progress=ctx.progress_label,
     )
     time = schedule.log_steps * schedule.lr
     bound = theorem1_bound(excess0, c * batch.lam_r_sigma, 1.0, torch.as_tensor(time, dtype=DTYPE, device=device))
     variables = _logged_variables(result, batch, bound, layout)
-    variables.update(_final_variables(result, batch, c, U_t, V_t, layout, _u2_norm0(batch, U_t, span)))
+    variables.update(_final_variables(result, batch, c, U_t, V_t, layout, u2_norm0))
     if diagnostics:
         variables.update(_diagnostic_variables(result, layout))
     return xr.Dataset(variables, coords=_coords(schedule, layout))

@@ -1,9 +1,11 @@
-"""Benchmark: narrow-net GD (Du & Hu, claim D4) by the batched numpy path against the engine.
+"""Benchmark: narrow-net GD (Du & Hu, claim D4): the compiled kernel, the numpy formulas and the engine.
 
 Prints member-steps per second on one thread for a full batch of every depth 1..L_max, 32 seeds
 and 10 step-size factors (no early stopping, no compaction, so the batch stays full), for width 1
-(cumulative products) and width 2 (2 x 2 scans), and the engine's rate on the same width-1 nets one
-depth at a time (its Python loop runs L layer products per step).
+(cumulative products) and width 2 (2 x 2 scans): by the compiled one-pass kernel
+(:func:`narrow.loss_and_step`, what the experiments run), by the numpy formulas it reproduces bit
+for bit, and the engine's rate on the same width-1 nets one depth at a time (its Python loop runs
+L layer products per step). Also ns per layer and member for the kernel and numpy.
 
     python tests/benchmarks/bench_narrow.py [--steps 500]
 """
@@ -36,15 +38,22 @@ def batch(width: int, max_depth: int, seeds: int, data):
     return nets, narrow.chains_from_weights(nets, alphas, data), np.asarray(lr)
 
 
-def numpy_rate(width: int, max_depth: int, steps: int, data) -> tuple[float, int]:
+def path_rates(width: int, max_depth: int, steps: int, data) -> tuple[float, float, int, int]:
+    """Member-steps per second of the kernel and of the numpy formulas, members, layer slots."""
     _, chains, lr = batch(width, max_depth, 32, data)
     lr = lr * 1e-3  # keep every member finite for the whole timing
+    low, high = np.full(lr.size, -np.inf), np.full(lr.size, np.inf)
+    narrow.loss_and_step(chains, data, lr, low, high)  # compile (or load the cache) outside the timing
     start = time.perf_counter()
-    with np.errstate(over="ignore", invalid="ignore"):
-        for _ in range(steps):
-            _, grads = narrow.loss_and_gradients(chains, data)
-            narrow.step(chains, grads, lr)
-    return chains.alpha.size * steps / (time.perf_counter() - start), chains.alpha.size
+    for _ in range(steps):
+        narrow.loss_and_step(chains, data, lr, low, high)
+    kernel = chains.alpha.size * steps / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for _ in range(steps // 4):
+        _, grads = narrow.loss_and_gradients(chains, data)
+        narrow.step(chains, grads, lr)
+    numpy_path = chains.alpha.size * (steps // 4) / (time.perf_counter() - start)
+    return kernel, numpy_path, chains.alpha.size, chains.middle.shape[0]
 
 
 def engine_rate(max_depth: int, steps: int, X, Y, data) -> float:
@@ -71,8 +80,12 @@ def main() -> None:
     X, Y = experiments.make_data(P, Streams(0, "duhu2019"))
     data = narrow.EigenData.from_data(X, Y, P["rank"])
     for width, max_depth in ((1, 24), (2, 32)):
-        rate, members = numpy_rate(width, max_depth, args.steps, data)
-        print(f"numpy path, width {width}, L = 1..{max_depth}, {members} members: {rate:,.0f} member-steps/s")
+        kernel, numpy_path, members, slots = path_rates(width, max_depth, args.steps, data)
+        print(
+            f"width {width}, L = 1..{max_depth}, {members} members, {slots} layer slots: kernel {kernel:,.0f} "
+            f"member-steps/s ({1e9 / (kernel * slots):.2f} ns per layer and member), numpy {numpy_path:,.0f} "
+            f"({1e9 / (numpy_path * slots):.2f} ns), kernel / numpy {kernel / numpy_path:.1f}x"
+        )
     print(
         f"engine, width 1, L = 2..24 one depth at a time: {engine_rate(24, args.steps // 5, X, Y, data):,.0f} member-steps/s"
     )

@@ -18,8 +18,12 @@ reductions make a step cheap:
   :math:`a S_{k+1}` and :math:`P_{k-1} q` are needed, never the matrices: two chains of
   matrix-vector products (from :math:`a` down, from :math:`q` up), about 12 flops per 2 x 2 layer
   each, and the update is rank one per layer. For width 1 every layer after the first is a scalar
-  and the chains are cumulative products (``numpy.cumprod``). The member index is the arrays' last
-  axis, so each layer's entries over the batch are contiguous vectors that stay in cache.
+  and the chains are cumulative products. The member index is the arrays' last axis, so each
+  layer's entries over the batch are contiguous vectors.
+
+The formulas are written in numpy (:func:`loss_and_gradients`, :func:`step`); the training loops
+run them through compiled kernels (:func:`loss_and_step`, :mod:`.narrow_kernel`) that compute the
+same numbers bit for bit in one pass over memory per step (members in cache-sized blocks).
 
 Networks of different depths share one batch: a shallower chain is padded with identity layers
 that never train. Members that converge or diverge leave the batch (compaction).
@@ -111,9 +115,6 @@ class Gradients:
     right: np.ndarray
     last: np.ndarray
 
-    def select(self, keep: np.ndarray) -> Gradients:
-        return Gradients(self.U[..., keep], self.left[..., keep], self.right[..., keep], self.last[..., keep])
-
     def middle(self, alpha: np.ndarray) -> np.ndarray:
         """The middle layers' gradients in full, (K, m, m, E) (for tests and inspection)."""
         return alpha * self.left[:, :, None, :] * self.right[:, None, :, :]
@@ -147,6 +148,20 @@ def chains_from_weights(networks: Sequence[Sequence[np.ndarray]], alphas: Sequen
 
     alpha = np.asarray(alphas, dtype=np.float64)
     return Chains(member_last(U), member_last(middle), member_last(mask), member_last(last), last_mask, alpha)
+
+
+def loss_and_step(c: Chains, data: EigenData, lr: np.ndarray, below: np.ndarray, above: np.ndarray) -> np.ndarray:
+    """The loss (E,) of every member, then one GD step in place of the members with
+    ``below < loss <= above`` (the others, NaN losses among them, keep their weights): the
+    compiled kernels of :mod:`.narrow_kernel`, equal bit for bit to :func:`loss_and_gradients`
+    followed by :func:`step` on those members."""
+    from deeplinear.papers.duhu2019 import narrow_kernel  # numba only where narrow nets train
+
+    loss = np.empty(c.alpha.size)
+    kernel = narrow_kernel.step_width1 if c.width == 1 else narrow_kernel.step_width2
+    lam, phi = np.ascontiguousarray(data.lam), np.ascontiguousarray(data.phi)
+    kernel(c.U, c.middle, c.mask, c.last, c.last_mask, c.alpha, lam, phi, lr, below, above, loss)
+    return loss
 
 
 def loss_and_gradients(c: Chains, data: EigenData) -> tuple[np.ndarray, Gradients]:
@@ -282,11 +297,6 @@ class _Race:
         return (settled | losing)[self.cell[live_ids]]
 
 
-def _compact(keep: np.ndarray, c: Chains, ids: np.ndarray, lr: np.ndarray, grads: Gradients) -> tuple:
-    """The live batch without the members that left: chains, member ids, step sizes, gradients."""
-    return c.select(keep), ids[keep], lr[keep], grads.select(keep)
-
-
 def train_cells(
     chains: Chains,
     data: EigenData,
@@ -321,11 +331,13 @@ def train_cells(
     c, lr_live = chains, lr.astype(np.float64).copy()
     loss0 = loss_and_gradients(c, data)[0]
     thresholds = loss0[:, None] * eps[None, :]
+    # every member steps (a NaN loss keeps its weights, and a NaN loss: it leaves at the next check)
+    lowest, highest = np.full(E, -np.inf), np.full(E, np.inf)
     bar = TargetProgress(max_steps, progress, "narrow GD")
     t = 0
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging member leaves at the next check
         for t in range(max_steps + 1):
-            loss, grads = loss_and_gradients(c, data)
+            loss = loss_and_step(c, data, lr_live, lowest, highest)  # the loss at t; c moves on to t + 1
             if t % 1024 == 0 and bar.enabled:  # before this step's compaction: loss matches ids
                 bar.update(t, loss0[ids], loss, thresholds[ids, -1])
             fresh = (loss[:, None] <= thresholds[ids]) & (hit[ids] < 0)
@@ -335,11 +347,17 @@ def train_cells(
             if t % check_every == 0 or t == max_steps:
                 outcome = (hit, status, stop)
                 finished = _settle(ids, loss, t, outcome, loss0, race, divergence_factor, early_stop)
-                if finished.any():
-                    c, ids, lr_live, grads = _compact(~finished, c, ids, lr_live, grads)
+                if finished.any():  # they left after their step t + 1, which nothing reads
+                    keep = ~finished
+                    c, ids, lr_live, lowest, highest = (
+                        c.select(keep),
+                        ids[keep],
+                        lr_live[keep],
+                        lowest[keep],
+                        highest[keep],
+                    )
                 if ids.size == 0 or t == max_steps:
                     break
-            step(c, grads, lr_live)
     bar.close()
     return NarrowResult(hit, status, stop, loss0, t)
 
@@ -402,13 +420,14 @@ def train_logged(
     stop = np.full(E, max_steps, dtype=np.int64)
     final_middle = chains.middle.copy()  # (K, m, m, E)
     ids, c, lr_live = np.arange(E), chains, lr.astype(np.float64).copy()
-    loss0 = None
+    loss0 = loss_and_gradients(c, data)[0]
+    # a member steps unless it converged or diverged at this step (its weights are then its final ones)
+    below, above = loss0 * eps[0], divergence_factor * loss0
     bar = TargetProgress(max_steps, progress, "narrow GD")
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(max_steps + 1):
-            loss, grads = loss_and_gradients(c, data)
-            if loss0 is None:
-                loss0 = loss.copy()
+            ceiling = above[ids] if t < max_steps else np.full(ids.size, -np.inf)  # none steps past the cap
+            loss = loss_and_step(c, data, lr_live, below[ids], ceiling)  # the loss at t; the rest move on
             if t % 1024 == 0 and bar.enabled:  # before this step's compaction: loss matches ids
                 bar.update(t, loss0[ids], loss, loss0[ids] * eps[0])
             bad = ~np.isfinite(loss) | (loss > divergence_factor * loss0[ids])
@@ -427,9 +446,8 @@ def train_logged(
                 final_middle[..., ids[done]] = c.middle[..., done]
                 later = log_steps > t  # a stopped member keeps its last loss
                 loss_log[np.ix_(ids[done], np.flatnonzero(later))] = loss[done, None]
-                c, ids, lr_live, grads = _compact(~done, c, ids, lr_live, grads)
+                c, ids, lr_live = c.select(~done), ids[~done], lr_live[~done]
             if ids.size == 0:
                 break
-            step(c, grads, lr_live)
     bar.close()
     return LoggedResult(loss_log, hit, status, stop, np.moveaxis(final_middle, -1, 0))

@@ -92,7 +92,9 @@ class Chains:
     alpha: np.ndarray
 
     def select(self, keep: np.ndarray) -> Chains:
-        return Chains(*(getattr(self, f)[..., keep] for f in _CHAIN_FIELDS))
+        """The members ``keep``, C-contiguous (indexing the last axis may return other layouts,
+        for each of which the compiled kernels would compile once more)."""
+        return Chains(*(np.ascontiguousarray(getattr(self, f)[..., keep]) for f in _CHAIN_FIELDS))
 
     @property
     def width(self) -> int:
@@ -157,6 +159,8 @@ def loss_and_step(c: Chains, data: EigenData, lr: np.ndarray, below: np.ndarray,
     followed by :func:`step` on those members."""
     from deeplinear.papers.duhu2019 import narrow_kernel  # numba only where narrow nets train
 
+    if not all(a.flags.c_contiguous for a in (c.U, c.middle, c.mask, c.last, c.last_mask, c.alpha, lr, below, above)):
+        raise ValueError("the narrow kernels take C-contiguous arrays (one compiled version each)")
     loss = np.empty(c.alpha.size)
     kernel = narrow_kernel.step_width1 if c.width == 1 else narrow_kernel.step_width2
     lam, phi = np.ascontiguousarray(data.lam), np.ascontiguousarray(data.phi)

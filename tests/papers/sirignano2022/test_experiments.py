@@ -118,3 +118,44 @@ def test_seed_blocks_do_not_change_a_seeds_trajectory(monkeypatch):
         C, W = C0.copy(), W0.copy()
         runs.append(sgd_kernel.sgd(C, W, X, y, samples, 20.0, "tanh", np.array([0, 100]))["h"])
     np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_seeds_by_width_sets_each_jobs_seed_count():
+    """``seeds_by_width`` gives the named widths their own seed count; a width not in the grid is refused."""
+    section = {**P, "lr": 10.0, "time": 1.0, "widths": [20, 40], "n_seeds": 32, "n_log": 3}
+    cases = experiments.sgd_cases({**section, "seeds_by_width": {40: 8}})
+    assert {name: p["n_seeds"] for name, p in cases.items()} == {"N_20": 32, "N_40": 8}
+    assert all("seeds_by_width" not in p for p in cases.values())
+    with pytest.raises(ValueError, match="not in widths"):
+        experiments.sgd_cases({**section, "seeds_by_width": {80: 8}})
+
+
+def test_a_width_with_fewer_seeds_joins_the_grid(tmp_path):
+    """The smoke grid with 8 of 32 seeds at its widest width: the combined dataset pads that width
+    with NaN, its 8 seeds are the first 8 of a 32-seed run (streams do not depend on the count),
+    S2/S3 fit all three widths, S4/S5 test the widths with 32 seeds, and the figures draw."""
+    from conftest import smoke_config
+    from deeplinear.papers.sirignano2022 import PAPER
+    from deeplinear.papers.sirignano2022.analysis import law_widths, seed_counts
+    from deeplinear.pipeline import dataset, jobs
+
+    config = {**smoke_config(), "min_job_seconds": 0}
+    section = config[about.KEY][config["scale"]]["sgd"]
+    widest = max(section["widths"])
+    full = jobs.job_table(config)[(about.KEY, "sgd", f"N_{widest}")]
+    section["seeds_by_width"] = {widest: 8}
+    table = {k: j for k, j in jobs.job_table(config).items() if k[:2] == (about.KEY, "sgd")}
+    ds = dataset.combine_cases([jobs.run_job(job, tmp_path / f"{k[2]}.nc") for k, job in table.items()])
+    assert seed_counts(ds).values.tolist() == [32, 32, 8]
+    assert law_widths(ds).tolist() == sorted(section["widths"])[:2]
+    reference = dataset.read_dataset(jobs.run_job(full, tmp_path / "full.nc"))
+    np.testing.assert_array_equal(
+        ds["h"].sel(width=widest).isel(seed=slice(0, 8)), reference["h"].isel(width=0, seed=slice(0, 8))
+    )
+    assert ds["h"].sel(width=widest).isel(seed=slice(8, None)).isnull().all()
+    sgd_claims = [c for c in PAPER.claims if c.id in ("S2", "S3", "S4", "S5", "S5[bound]")]
+    records = {r.id: r for check in sgd_claims for r in check.evaluate(about.KEY, {"sgd": ds})}
+    assert all(np.isfinite(float(r.measured)) for r in records.values())
+    assert f"N = {sorted(section['widths'])[1]} (the largest width with the most seeds), 32 seeds" in records["S4"].note
+    for figure in ("ode_distance", "law", "movement", "loss"):
+        jobs.draw_figure(about.KEY, figure, {"sgd": ds})

@@ -19,7 +19,10 @@ covariance :math:`e^{-At}\Sigma_G e^{-At}`. **Theorem 1.3:** if ``A`` is positiv
 ``(w·x, w·x')`` (exact to rounding for these smooth integrands), not by Monte Carlo.
 
 Experiments: ``sgd`` (width scaling, one job per ``N``, every seed batched) and ``init_law``
-(the law of :math:`g^N_0` on the training set for small ``N``, claim S1).
+(the law of :math:`g^N_0` on the training set for small ``N``, claim S1). The widest widths may
+run fewer seeds (``seeds_by_width``; the combined dataset pads them with NaN): the slopes of S2
+and S3 fit every width, while the z-tests of S4 and S5, whose normal approximations need many
+seeds, run at the widths with the most seeds (:func:`.analysis.law_widths`).
 
 Modules: :mod:`.theory` (activations, limit kernels, the random ODE), :mod:`.experiments` (data, SGD,
 job runners), :mod:`.analysis` (statistics of datasets), :mod:`.claims` (S1-S5), :mod:`.figures`;

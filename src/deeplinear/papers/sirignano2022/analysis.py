@@ -14,6 +14,20 @@ def distance_to_ode(ds: xr.Dataset) -> xr.DataArray:
     return np.sqrt(((last["h"] - last["h_ode"]) ** 2).sum("train"))
 
 
+def seed_counts(ds: xr.Dataset) -> xr.DataArray:
+    """Seeds run at each width (widths may run different counts, ``seeds_by_width``: the combined
+    dataset pads the others with NaN); a run's final movement is finite whenever it ran."""
+    return ds["c_movement"].notnull().sum("seed")
+
+
+def law_widths(ds: xr.Dataset) -> np.ndarray:
+    """The widths that ran the most seeds: where the z-tests of S4 and S5 run (their normal
+    approximation of seed means and covariances needs the seeds; the widest widths, run with fewer
+    seeds, serve the slopes of S2 and S3)."""
+    counts = seed_counts(ds)
+    return ds["width"].values[(counts == counts.max()).values]
+
+
 def lambda_min(A: np.ndarray) -> float:
     return float(np.linalg.eigvalsh((A + A.T) / 2).min())
 
@@ -35,6 +49,7 @@ def law_z_scores(ds: xr.Dataset, width: int) -> tuple[np.ndarray, np.ndarray, np
     """z-scores of the seed mean and of the seed covariance of ``h^N_t`` against the random
     ODE's Gaussian law, at every logged time (the first one excluded from the mean: it is 0)."""
     sub = ds.sel(width=width)
+    sub = sub.isel(seed=np.flatnonzero(sub["c_movement"].notnull().values))  # the seeds this width ran
     times = sub["time"].values
     mean_pred, cov_pred = ode_law(sub["A"].values, sub["y"].values, sub["sigma_g"].values, times)
     z_mean, z_cov = law_z_from_samples(sub["h"].transpose("log_point", "seed", "train").values, mean_pred, cov_pred)

@@ -114,9 +114,17 @@ def _check(section: Mapping[str, Any], experiment: str) -> None:
 
 
 def sgd_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """One job per width ``N``; all seeds of a width batched."""
+    """One job per width ``N``; all seeds of a width batched. ``seeds_by_width`` (optional) sets
+    ``n_seeds`` of the widths it names; a job sees only its own count."""
     _check(section, "sgd")
-    return one_job_per(section, "widths", "width", "N")
+    by_width = {int(n): int(s) for n, s in (section.get("seeds_by_width") or {}).items()}
+    unknown = sorted(set(by_width) - {int(n) for n in section["widths"]})
+    if unknown:
+        raise ValueError(f"{KEY}.sgd.seeds_by_width names widths {unknown} that are not in widths {section['widths']}")
+    cases = one_job_per({k: v for k, v in section.items() if k != "seeds_by_width"}, "widths", "width", "N")
+    for params in cases.values():
+        params["n_seeds"] = by_width.get(params["width"], params["n_seeds"])
+    return cases
 
 
 def _train(ctx: JobContext, C0, W0, X_np, y_np, samples: Tensor, log_steps: np.ndarray):

@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from deeplinear import plotting
-from deeplinear.papers.sirignano2022.analysis import distance_to_ode, lambda_min
+from deeplinear.papers.sirignano2022.analysis import distance_to_ode, lambda_min, law_widths
 from deeplinear.papers.sirignano2022.theory import expected_loss, loss_rate_bound, ode_law
 from deeplinear.plotting import plt
 
@@ -21,7 +21,7 @@ def plot_ode_distance(datasets: Mapping[str, xr.Dataset]):
     return plotting.scaling_figure(
         ds["width"].values,
         d.mean("seed").values,
-        (d.std("seed") / np.sqrt(d.sizes["seed"])).values,
+        (d.std("seed") / np.sqrt(d.count("seed"))).values,
         slope=-0.5,
         slope_label="slope −1/2",
         label="‖h^N_T − h_T‖ (mean ± SE)",
@@ -33,8 +33,9 @@ def plot_ode_distance(datasets: Mapping[str, xr.Dataset]):
 
 def plot_law(datasets: Mapping[str, xr.Dataset]):
     ds = datasets["sgd"]
-    top = int(ds["width"].values.max())
+    top = int(law_widths(ds).max())  # the width S4 tests
     sub = ds.sel(width=top)
+    sub = sub.isel(seed=np.flatnonzero(sub["c_movement"].notnull().values))
     times = sub["time"].values
     mean_pred, cov_pred = ode_law(sub["A"].values, sub["y"].values, sub["sigma_g"].values, times)
     h = sub["h"].transpose("log_point", "seed", "train").values

@@ -53,6 +53,11 @@ def job_runtime(wildcards, attempt):
     return cluster_resources.runtime_minutes(_estimate(wildcards), attempt)
 
 
+def job_priority(wildcards):
+    """Longest expected job first among the ready ones (cost model; cluster_resources.priority)."""
+    return cluster_resources.priority(_estimate(wildcards))
+
+
 def job_mem_mb(wildcards, attempt):
     """Memory in MB: the estimated peak with a margin, doubling on each retry."""
     return cluster_resources.memory_mb(_estimate(wildcards), attempt)

@@ -8,6 +8,7 @@ rule width_scaling:
         "results/logs/width_scaling/{paper}/{experiment}/{case}.log",
     benchmark:
         "results/benchmarks/width_scaling/{paper}/{experiment}/{case}.tsv"
+    priority: job_priority
     conda:
         "../../environment.yml"
     threads: 1

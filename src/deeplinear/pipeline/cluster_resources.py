@@ -9,6 +9,11 @@ short ones wait in long queues. The experiment rules ask for what the cost model
     mem_mb(job, attempt)      = max(MEM_FLOOR_MB, MEM_MARGIN * peak_mb) * 2 ** (attempt - 1)
 
 Local runs ignore both (Snakemake only schedules against ``--resources`` when given).
+
+The expected seconds also set each experiment job's Snakemake ``priority`` (:func:`priority`):
+among the jobs that are ready, the longest start first (longest-processing-time-first), so a
+long job does not start last and run alone while the other cores idle. The post-processing
+rules keep priority 0 and run as their inputs appear, once no experiment job is waiting.
 """
 
 from __future__ import annotations
@@ -39,6 +44,12 @@ def runtime_minutes(estimate: cost.JobEstimate, attempt: int = 1) -> int:
     """Walltime to request, in minutes (module doc)."""
     minutes = max(RUNTIME_FLOOR_MIN, RUNTIME_MARGIN * estimate.seconds / 60)
     return math.ceil(minutes * 2 ** (attempt - 1))
+
+
+def priority(estimate: cost.JobEstimate) -> int:
+    """Snakemake priority of an experiment job: its expected seconds, rounded (at least 1, above
+    the post-processing rules' 0)."""
+    return max(1, round(estimate.seconds))
 
 
 def memory_mb(estimate: cost.JobEstimate, attempt: int = 1) -> int:

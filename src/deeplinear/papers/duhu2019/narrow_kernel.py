@@ -103,8 +103,9 @@ def _gradients_width2(U, middle, last, alpha, lam, phi, lo, hi, loss, gU, left, 
 def _update(U, middle, mask, last, last_mask, alpha, lr, lo, hi, moves, gU, left, right, glast) -> None:
     """The step of the members ``lo <= e < hi`` with ``moves[e]``: ``U -= lr gU``,
     ``W_k -= (lr alpha mask_k) left_k^T right_k``, ``a -= (lr last_mask) g_a`` (the products
-    grouped as numpy groups them; ``left`` is overwritten). The test per entry is skipped when every member of the block
-    moves (the common case; the compiler then takes the test out of the loops)."""
+    grouped as numpy groups them; ``left`` is overwritten). The test per entry is skipped when
+    every member of the block moves (the common case; the compiler then takes the test out of the
+    loops)."""
     m, r, K = U.shape[0], U.shape[1], middle.shape[0]
     every = True
     for e in range(lo, hi):

@@ -136,7 +136,7 @@ def test_a_width_with_fewer_seeds_joins_the_grid(tmp_path):
     S2/S3 fit all three widths, S4/S5 test the widths with 32 seeds, and the figures draw."""
     from conftest import smoke_config
     from deeplinear.papers.sirignano2022 import PAPER
-    from deeplinear.papers.sirignano2022.analysis import law_widths, seed_counts
+    from deeplinear.papers.sirignano2022.analysis import distance_to_ode, law_widths, seed_counts
     from deeplinear.pipeline import dataset, jobs
 
     config = {**smoke_config(), "min_job_seconds": 0}
@@ -156,6 +156,13 @@ def test_a_width_with_fewer_seeds_joins_the_grid(tmp_path):
     sgd_claims = [c for c in PAPER.claims if c.id in ("S2", "S3", "S4", "S5", "S5[bound]")]
     records = {r.id: r for check in sgd_claims for r in check.evaluate(about.KEY, {"sgd": ds})}
     assert all(np.isfinite(float(r.measured)) for r in records.values())
+    distance = distance_to_ode(ds).sel(width=widest)
+    assert int(distance.count()) == 8  # the padded seeds are missing, not zero distances
+    own = distance_to_ode(reference).isel(width=0, seed=slice(0, 8))
+    assert float(distance.mean()) == pytest.approx(float(own.mean()), rel=1e-12)
+    means = distance_to_ode(ds).mean("seed").values
+    slope = np.polyfit(np.log(ds["width"].values), np.log(means), 1)[0]
+    assert float(records["S2"].measured) == pytest.approx(slope, rel=1e-9)  # S2 fits these seed means
     assert f"N = {sorted(section['widths'])[1]} (the largest width with the most seeds), 32 seeds" in records["S4"].note
     for figure in ("ode_distance", "law", "movement", "loss"):
         jobs.draw_figure(about.KEY, figure, {"sgd": ds})

@@ -9,9 +9,10 @@ from deeplinear.papers.sirignano2022.theory import ode_law
 
 
 def distance_to_ode(ds: xr.Dataset) -> xr.DataArray:
-    r""":math:`\lVert h^N_T - h^{ODE}_T\rVert` (over the training set) at the final logged time, per width and seed."""
+    r""":math:`\lVert h^N_T - h^{ODE}_T\rVert` (over the training set) at the final logged time, per width and
+    seed; NaN for a seed a width did not run (``skipna=False``: xarray's default sum would make it 0)."""
     last = ds.isel(log_point=-1)
-    return np.sqrt(((last["h"] - last["h_ode"]) ** 2).sum("train"))
+    return np.sqrt(((last["h"] - last["h_ode"]) ** 2).sum("train", skipna=False))
 
 
 def seed_counts(ds: xr.Dataset) -> xr.DataArray:

@@ -159,3 +159,16 @@ def test_snakemake_starts_in_its_own_group_with_sigint_restored(tmp_path):
     finally:
         signal.signal(signal.SIGINT, previous)
     assert (tmp_path / "log").read_text() == "True True\n"
+
+
+def test_a_run_started_in_another_checkout_is_named(tmp_path):
+    """Started inside a clone whose environment's deeplinear is installed from another checkout,
+    reproduce runs that other checkout's workflow: it names both (the working directory's clone
+    is not what runs)."""
+    clone = tmp_path / "clone"
+    (clone / "src" / "deeplinear").mkdir(parents=True)
+    (clone / "Snakefile").write_text("")
+    (clone / "runs").mkdir()
+    assert reproduce.other_checkout(clone / "runs") == clone
+    assert reproduce.other_checkout(reproduce.CHECKOUT / "src") is None
+    assert reproduce.other_checkout(tmp_path) is None  # outside any checkout

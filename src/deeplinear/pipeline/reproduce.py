@@ -202,6 +202,16 @@ def snakemake_command(workdir: Path, configfile: Path, cores: int) -> list[str]:
     ]
 
 
+def other_checkout(cwd: Path, checkout: Path = CHECKOUT) -> Path | None:
+    """The workflow checkout that holds ``cwd`` when it is not ``checkout`` (the one this package
+    belongs to, whose Snakefile and code the run uses), else None: a clone whose environment's
+    editable install points at another checkout runs that other checkout."""
+    for folder in (cwd, *cwd.parents):
+        if (folder / "Snakefile").exists() and (folder / "src" / "deeplinear").is_dir():
+            return None if folder.resolve() == checkout.resolve() else folder
+    return None
+
+
 def release_stale_lock(workdir: Path, command: Sequence[str]) -> bool:
     """Refuse if another reproduce runs in ``workdir``; unlock a lock left by a killed one.
     Returns whether a lock was released."""
@@ -288,6 +298,12 @@ def reproduce(
     workdir = Path(workdir).resolve()
     configfile = prepare_workdir(workdir, config)
     command = snakemake_command(workdir, configfile, cores)
+    elsewhere = other_checkout(Path.cwd())
+    if elsewhere is not None:
+        say(
+            f"reproduce: warning: this runs the workflow and code of {CHECKOUT} (where this deeplinear is installed), "
+            f"not of {elsewhere}"
+        )
     if release_stale_lock(workdir, command):
         say(f"reproduce: removed the lock of a killed run in {workdir}")
     pending = pending_jobs(config, workdir, cost.read_calibration())

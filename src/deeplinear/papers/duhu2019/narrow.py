@@ -335,7 +335,7 @@ def train_cells(
     c, lr_live = chains, lr.astype(np.float64).copy()
     loss0 = loss_and_gradients(c, data)[0]
     thresholds = loss0[:, None] * eps[None, :]
-    # every member steps (a NaN loss keeps its weights, and a NaN loss: it leaves at the next check)
+    # every member with a number for a loss steps; a NaN loss keeps its weights and leaves at the next check
     lowest, highest = np.full(E, -np.inf), np.full(E, np.inf)
     bar = TargetProgress(max_steps, progress, "narrow GD")
     t = 0
@@ -425,7 +425,8 @@ def train_logged(
     final_middle = chains.middle.copy()  # (K, m, m, E)
     ids, c, lr_live = np.arange(E), chains, lr.astype(np.float64).copy()
     loss0 = loss_and_gradients(c, data)[0]
-    # a member steps unless it converged or diverged at this step (its weights are then its final ones)
+    # converged: loss <= below; diverged: loss > above or not finite. A member steps unless it
+    # converged or diverged at this step (its weights are then its final ones).
     below, above = loss0 * eps[0], divergence_factor * loss0
     bar = TargetProgress(max_steps, progress, "narrow GD")
     with np.errstate(over="ignore", invalid="ignore"):
@@ -433,15 +434,15 @@ def train_logged(
             ceiling = above[ids] if t < max_steps else np.full(ids.size, -np.inf)  # none steps past the cap
             loss = loss_and_step(c, data, lr_live, below[ids], ceiling)  # the loss at t; the rest move on
             if t % 1024 == 0 and bar.enabled:  # before this step's compaction: loss matches ids
-                bar.update(t, loss0[ids], loss, loss0[ids] * eps[0])
-            bad = ~np.isfinite(loss) | (loss > divergence_factor * loss0[ids])
+                bar.update(t, loss0[ids], loss, below[ids])
+            bad = ~np.isfinite(loss) | (loss > above[ids])
             fresh = (loss[:, None] <= loss0[ids, None] * eps[None, :]) & (hit[ids] < 0)
             if fresh.any():
                 rows, cols = np.nonzero(fresh)
                 hit[ids[rows], cols] = t
             if t in log_index:
                 loss_log[ids, log_index[t]] = loss
-            converged = ~bad & (loss <= loss0[ids] * eps[0])
+            converged = ~bad & (loss <= below[ids])
             finished = bad | converged
             if finished.any() or t == max_steps:
                 done = finished if t < max_steps else np.ones(ids.size, dtype=bool)

@@ -21,6 +21,12 @@ def seed_counts(ds: xr.Dataset) -> xr.DataArray:
     return ds["c_movement"].notnull().sum("seed")
 
 
+def width_run(ds: xr.Dataset, width: int) -> xr.Dataset:
+    """``ds`` at one width with only the seeds that width ran (the NaN padding dropped)."""
+    sub = ds.sel(width=width)
+    return sub.isel(seed=np.flatnonzero(sub["c_movement"].notnull().values))
+
+
 def law_widths(ds: xr.Dataset) -> np.ndarray:
     """The widths that ran the most seeds: where the z-tests of S4 and S5 run (their normal
     approximation of seed means and covariances needs the seeds; the widest widths, run with fewer
@@ -49,8 +55,7 @@ def law_z_from_samples(h: np.ndarray, mean_pred: np.ndarray, cov_pred: np.ndarra
 def law_z_scores(ds: xr.Dataset, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """z-scores of the seed mean and of the seed covariance of ``h^N_t`` against the random
     ODE's Gaussian law, at every logged time (the first one excluded from the mean: it is 0)."""
-    sub = ds.sel(width=width)
-    sub = sub.isel(seed=np.flatnonzero(sub["c_movement"].notnull().values))  # the seeds this width ran
+    sub = width_run(ds, width)
     times = sub["time"].values
     mean_pred, cov_pred = ode_law(sub["A"].values, sub["y"].values, sub["sigma_g"].values, times)
     z_mean, z_cov = law_z_from_samples(sub["h"].transpose("log_point", "seed", "train").values, mean_pred, cov_pred)

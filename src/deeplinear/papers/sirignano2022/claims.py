@@ -8,7 +8,13 @@ import numpy as np
 from deeplinear.alterations import altered, shifted_by_se, tilted
 from deeplinear.claims import SOURCE_OURS, claim, power_law, z_family
 from deeplinear.numerics.stats import loglog_slope
-from deeplinear.papers.sirignano2022.analysis import distance_to_ode, lambda_min, law_widths, law_z_scores
+from deeplinear.papers.sirignano2022.analysis import (
+    distance_to_ode,
+    lambda_min,
+    law_widths,
+    law_z_scores,
+    seed_counts,
+)
 from deeplinear.papers.sirignano2022.theory import expected_loss, loss_rate_bound
 
 SLOPE_RANGE = (-0.65, -0.35)  # the project's specification for an N^{-1/2} law
@@ -149,7 +155,7 @@ def s4(datasets):
     top = int(law_widths(ds).max())
     times, z_mean, z_cov = law_z_scores(ds, top)
     note = (
-        f"N = {top} (the largest width with the most seeds), {int(ds['c_movement'].sel(width=top).count())} seeds, "
+        f"N = {top} (the largest width with the most seeds), {int(seed_counts(ds).sel(width=top))} seeds, "
         f"{len(times)} logged times: max |z| of the mean "
         f"{float(np.abs(z_mean[1:]).max()):.2f} and of the covariance entries {float(np.abs(z_cov).max()):.2f} "
         "(correlated tests); the law ignores the O(N^-1/2) finite-width bias"

@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from deeplinear import plotting
-from deeplinear.papers.sirignano2022.analysis import distance_to_ode, lambda_min, law_widths
+from deeplinear.papers.sirignano2022.analysis import distance_to_ode, lambda_min, law_widths, width_run
 from deeplinear.papers.sirignano2022.theory import expected_loss, loss_rate_bound, ode_law
 from deeplinear.plotting import plt
 
@@ -34,8 +34,7 @@ def plot_ode_distance(datasets: Mapping[str, xr.Dataset]):
 def plot_law(datasets: Mapping[str, xr.Dataset]):
     ds = datasets["sgd"]
     top = int(law_widths(ds).max())  # the width S4 tests
-    sub = ds.sel(width=top)
-    sub = sub.isel(seed=np.flatnonzero(sub["c_movement"].notnull().values))
+    sub = width_run(ds, top)
     times = sub["time"].values
     mean_pred, cov_pred = ode_law(sub["A"].values, sub["y"].values, sub["sigma_g"].values, times)
     h = sub["h"].transpose("log_point", "seed", "train").values

@@ -335,13 +335,15 @@ def train_cells(
     c, lr_live = chains, lr.astype(np.float64).copy()
     loss0 = loss_and_gradients(c, data)[0]
     thresholds = loss0[:, None] * eps[None, :]
-    # every member with a number for a loss steps; a NaN loss keeps its weights and leaves at the next check
+    # every member with a number for a loss steps (a prefix of these bounds serves any batch size);
+    # a NaN loss keeps its weights and leaves at the next check
     lowest, highest = np.full(E, -np.inf), np.full(E, np.inf)
     bar = TargetProgress(max_steps, progress, "narrow GD")
     t = 0
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging member leaves at the next check
         for t in range(max_steps + 1):
-            loss = loss_and_step(c, data, lr_live, lowest, highest)  # the loss at t; c moves on to t + 1
+            n = ids.size
+            loss = loss_and_step(c, data, lr_live, lowest[:n], highest[:n])  # the loss at t; c moves on to t + 1
             if t % 1024 == 0 and bar.enabled:  # before this step's compaction: loss matches ids
                 bar.update(t, loss0[ids], loss, thresholds[ids, -1])
             fresh = (loss[:, None] <= thresholds[ids]) & (hit[ids] < 0)
@@ -352,14 +354,7 @@ def train_cells(
                 outcome = (hit, status, stop)
                 finished = _settle(ids, loss, t, outcome, loss0, race, divergence_factor, early_stop)
                 if finished.any():  # they left after their step t + 1, which nothing reads
-                    keep = ~finished
-                    c, ids, lr_live, lowest, highest = (
-                        c.select(keep),
-                        ids[keep],
-                        lr_live[keep],
-                        lowest[keep],
-                        highest[keep],
-                    )
+                    c, ids, lr_live = c.select(~finished), ids[~finished], lr_live[~finished]
                 if ids.size == 0 or t == max_steps:
                     break
     bar.close()

@@ -107,6 +107,12 @@ def test_cases_check_their_inputs():
         experiments.cross_check_cases({**SMALL, "output_dim": 2, "widths": [2], "cross_check_widths": [1]})
     with pytest.raises(ValueError, match="depth >= 2"):
         experiments.cross_check_cases({**SMALL, "depths": [1]})
+    with pytest.raises(ValueError, match="cross_check_max_depth"):
+        experiments.cross_check_cases({**SMALL, "cross_check_max_depth": 2})
+    assert sorted(experiments.cross_check_cases({**SMALL, "depths": [1, 2, 4, 8], "cross_check_max_depth": 4})) == [
+        "L_2",
+        "L_4",
+    ]
     with pytest.raises(ValueError, match="lr_factors"):
         experiments.phase_diagram_cases({**SMALL, "lr_factors": [2.0]})
     assert sorted(experiments.phase_diagram_cases(SMALL)) == ["L_1_m_1-24", "L_3_m_1-24"]

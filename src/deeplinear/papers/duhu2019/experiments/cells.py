@@ -212,14 +212,37 @@ def brute_steps(depth: int, width: int, max_steps: int) -> float:
     return min(max_steps, 200 + 300 * (depth / width) ** 1.7)
 
 
+def reduction_steps(depth: int, width: float, max_steps: int) -> float:
+    """Steps of one reduced run: the median ``T_eps`` at the theorem's step, about
+    ``75 + 300 (L/m)^1.7`` (measured: 61-165 for ``m >= L``, 1110 at ``L/m = 2``), twice that for
+    the wide cells (``m >= 8L``) that run on to ``late_epsilon`` (their ``t_late`` is about
+    ``2 T_eps``); at most the cap."""
+    steps = 75 + 300 * (depth / width) ** 1.7
+    return min(max_steps, 2 * steps if width >= WIDE * depth else steps)
+
+
+def reduction_basis(depth: int, width: float) -> float:
+    """The largest hidden basis of a reduced run (bench_krylov_deep.py): about ``13 log2(L)`` at
+    ``m = 10^6``, growing by a third of that per decade of ``m`` below (180 at L = 128,
+    m = 1000; 52 at m = 10^7), and at most ``m``."""
+    return min(width, max(1.0, 13 * math.log2(depth) * (1 + (6 - math.log10(width)) / 3)))
+
+
+def reduction_work(depth: int, width: float, n_seeds: int, max_steps: int) -> float:
+    """Work of ``n_seeds`` reduced runs in brute-force layer-step units: a reduced layer-step
+    costs about ``(50 + 0.007 k^2)`` us for the basis size ``k`` (about 2.75 brute-force
+    layer-steps at ``k = 0``; measured at L = 128-256, k = 52-224)."""
+    k = reduction_basis(depth, width)
+    return n_seeds * reduction_steps(depth, width, max_steps) * depth * 2.75 * (1 + k * k / 7000)
+
+
 def cell_work(p: Mapping[str, Any], depth: int, width: int, n_seeds: int) -> float:
     """Layer-steps of one cell, weighted by the size of its products (per-layer overhead first:
     at these sizes a step costs a fixed time per layer, the arithmetic adds little)."""
     if depth == 1:
         return 100.0
     if uses_reduction(p, depth, width):
-        basis = min(4 * depth, width)  # hidden bases reach about 4L directions
-        return n_seeds * 200 * depth * 4 * (1 + basis**2 / 2e4)
+        return reduction_work(depth, width, n_seeds, p["max_steps"])
     members = n_seeds * len(p["lr_factors"])
     steps = brute_steps(depth, width, p["max_steps"])
     if uses_narrow_scans(p, depth, width):  # a scan: about log2(L) rounds of array operations per step

@@ -17,7 +17,11 @@ from deeplinear.variables import attrs, status_attrs
 
 
 def cross_check_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """One job per depth ``L >= 2`` of the phase diagram: both methods at ``cross_check_widths``."""
+    """One job per depth ``2 <= L <= cross_check_max_depth`` of the phase diagram (every depth
+    ``>= 2`` without that key): both methods at ``cross_check_widths``. The reduction's cost per
+    run grows steeply where a width is much narrower than the depth (its bases fill the hidden
+    spaces and ``T_eps`` grows), so a paper-scale grid may stop the cross-check below its deepest
+    depth."""
     if min(section["cross_check_widths"]) < section["output_dim"]:
         raise ValueError(
             f"{KEY}.phase_diagram.cross_check_widths must be >= output_dim ({section['output_dim']}): "
@@ -25,10 +29,12 @@ def cross_check_cases(section: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         )
     cases = {}
     for case, params in one_job_per(section, "depths", "depth", "L").items():
-        if params["depth"] > 1:
+        if 1 < params["depth"] <= section.get("cross_check_max_depth", math.inf):
             cases[case] = params
     if not cases:
-        raise ValueError(f"{KEY}.phase_diagram.depths: the cross-check needs a depth >= 2")
+        raise ValueError(
+            f"{KEY}.phase_diagram: the cross-check needs a depth >= 2 (and <= cross_check_max_depth, if given)"
+        )
     return cases
 
 

@@ -18,6 +18,7 @@ from deeplinear.papers.duhu2019.experiments.cells import (
     cell_method,
     cell_work,
     method_attrs,
+    reduction_basis,
     run_cell,
     run_cell_narrow,
     run_cell_reduced,
@@ -185,8 +186,9 @@ def phase_diagram_cost(p: Mapping[str, Any]) -> JobCost:
     L = p["depth"]
     widths = p["widths"][:1] if L == 1 else p["widths"]
     work = sum(cell_work(p, L, m, p["n_seeds"]) for m in widths)
-    # brute force holds every member's L matrices; the reduction one run's L bases of about 4L
+    # brute force holds every member's L matrices; the reduction one run's five k x k arrays per layer
     memory = max(
-        8 * 4 * L * (4 * L) ** 2 if uses_reduction(p, L, m) else 8 * 3 * p["n_seeds"] * L * m * m for m in widths
+        8 * 5 * L * reduction_basis(L, m) ** 2 if uses_reduction(p, L, m) else 8 * 3 * p["n_seeds"] * L * m * m
+        for m in widths
     )
     return JobCost(work=work, memory_bytes=memory)

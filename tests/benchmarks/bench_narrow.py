@@ -7,7 +7,11 @@ and 10 step-size factors (no early stopping, no compaction, so the batch stays f
 for bit, and the engine's rate on the same width-1 nets one depth at a time (its Python loop runs
 L layer products per step). Also ns per layer and member for the kernel and numpy.
 
-    python tests/benchmarks/bench_narrow.py [--steps 500]
+``--against-engine`` instead times a phase-diagram cell's step (5 members, one depth) by the
+kernel and by the engine at widths 2 to 64 and depths 32 and 256: where the narrow-net path pays
+(``cells.NARROW_MAX_WIDTH``).
+
+    python tests/benchmarks/bench_narrow.py [--steps 500] [--against-engine]
 """
 
 from __future__ import annotations
@@ -71,14 +75,50 @@ def engine_rate(max_depth: int, steps: int, X, Y, data) -> float:
     return members / elapsed
 
 
+def cell_step_times(depth: int, width: int, X, Y, data, seeds: int = 5) -> tuple[float, float]:
+    """Seconds per step of one phase-diagram cell (``seeds`` members of one depth and width) by
+    the compiled narrow-net step and by the engine."""
+    nets = [experiments.init_weights(depth, width, 8, 1, np.random.default_rng(s)) for s in range(seeds)]
+    lr = np.full(seeds, theorem_lr(depth, 1, data.lam[0]))
+    chains = narrow.chains_from_weights(nets, [output_scale(width, depth, 1)] * seeds, data)
+    low, high = np.full(seeds, -np.inf), np.full(seeds, np.inf)
+    narrow.loss_and_step(chains, data, lr, low, high)  # compile (or load the cache) outside the timing
+    n = max(20, 60000 // (depth * width * width))
+    start = time.perf_counter()
+    for _ in range(n):
+        narrow.loss_and_step(chains, data, lr, low, high)
+    kernel = (time.perf_counter() - start) / n
+    reg = engine.Regression(torch.as_tensor(X)[None], torch.as_tensor(Y)[None])
+    weights = [torch.as_tensor(np.stack([net[i] for net in nets])) for i in range(depth)]
+    n = max(20, n // 50)
+    start = time.perf_counter()
+    engine.train(weights, reg, lr[0], n, scale=output_scale(width, depth, 1), log_steps=np.array([0]))
+    return kernel, (time.perf_counter() - start) / n
+
+
+def against_engine(X, Y, data) -> None:
+    for depth in (32, 256):
+        for width in (2, 4, 8, 16, 32, 64):
+            kernel, brute = cell_step_times(depth, width, X, Y, data)
+            print(
+                f"L = {depth:>3}, m = {width:>2}, 5 members: kernel {1e6 * kernel:8.1f} us per step, "
+                f"engine {1e6 * brute:8.1f} us, engine / kernel {brute / kernel:6.1f}x",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--against-engine", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     X, Y = experiments.make_data(P, Streams(0, "duhu2019"))
     data = narrow.EigenData.from_data(X, Y, P["rank"])
+    if args.against_engine:
+        against_engine(X, Y, data)
+        return
     for width, max_depth in ((1, 24), (2, 32)):
         kernel, numpy_path, members, slots = path_rates(width, max_depth, args.steps, data)
         print(

@@ -127,10 +127,15 @@ def test_cases_check_their_inputs():
 
 def test_wide_cells_use_the_reduction_and_say_so():
     """Widths >= reduction_min_width run by the reduction (flag 1), with the same outputs as a
-    brute-force cell: converged runs with T_eps inside the cap and finite hidden movement."""
-    params = {**SMALL, "widths": [24, 5000], "reduction_min_width": 1000, "depth": 3}
+    brute-force cell: converged runs with T_eps inside the cap and finite hidden movement. Widths
+    up to NARROW_MAX_WIDTH run by the narrow-net path (flag 2), the others by brute force."""
+    params = {**SMALL, "widths": [24, 48, 5000], "reduction_min_width": 1000, "depth": 3}
     ds = experiments.run_phase_diagram(job_context(about.KEY, "phase_diagram", "L_3", params))
-    assert ds["method"].sel(depth=3).values.tolist() == [experiments.METHOD_BRUTE_FORCE, experiments.METHOD_REDUCTION]
+    assert ds["method"].sel(depth=3).values.tolist() == [
+        experiments.METHOD_NARROW,
+        experiments.METHOD_BRUTE_FORCE,
+        experiments.METHOD_REDUCTION,
+    ]
     wide = ds.sel(depth=3, width=5000, lr_factor=1.0)
     assert (wide["status"] == run_status.CONVERGED).all()
     assert np.all((wide["t_eps"] > 0) & (wide["t_eps"] <= SMALL["max_steps"]))
@@ -140,10 +145,10 @@ def test_wide_cells_use_the_reduction_and_say_so():
     assert float(wide["hidden_movement"].mean()) < float(narrow["hidden_movement"].mean()) / 20
 
 
-@pytest.mark.parametrize("width", [1, 2])
+@pytest.mark.parametrize("width", [1, 2, 4])
 @pytest.mark.parametrize("depth", [2, 3, 6])
 def test_narrow_cells_by_scans_follow_the_engine(width, depth):
-    """Widths 1 and 2: the phase-diagram cell by the narrow-net scans and by the engine, on the
+    """Widths 1, 2 and 4: the phase-diagram cell by the narrow-net scans and by the engine, on the
     same draws, give the same T_eps, late hits, statuses and stop steps, and the same loss curves
     and hidden movement to 1e-9 relative (the two differ by rounding only). The factors 1, 4 and
     64 give converged, capped and diverged members."""

@@ -21,7 +21,7 @@ def _problem():
     return X, Y, narrow.EigenData.from_data(X, Y, SMALL["rank"])
 
 
-@pytest.mark.parametrize("width", [1, 2])
+@pytest.mark.parametrize("width", [1, 2, 3, 4])
 def test_narrow_gd_equals_the_engine_on_the_same_draws(width):
     """Every depth of one batch follows the engine's GD trajectory (float64 round-off only)."""
     X, Y, data = _problem()
@@ -50,9 +50,9 @@ def test_narrow_gd_equals_the_engine_on_the_same_draws(width):
 
 def test_middle_gradients_equal_direct_products():
     """The rank-one factors of the middle layers' gradients (vector chains) against the gradient
-    formula with the suffix and prefix products formed directly, at widths 1 and 2."""
+    formula with the suffix and prefix products formed directly, at widths 1 to 4."""
     _, _, data = _problem()
-    for width in (1, 2):
+    for width in (1, 2, 3, 4):
         rng = np.random.default_rng(width)
         nets = [experiments.init_weights(L, width, 4, 1, rng) for L in (3, 5, 7)]
         chains = narrow.chains_from_weights(nets, [0.7, 1.0, 1.3], data)
@@ -181,7 +181,7 @@ def test_a_progress_bar_changes_nothing_and_survives_members_leaving():
     assert quiet.identical(shown)
 
 
-@pytest.mark.parametrize("width", [1, 2])
+@pytest.mark.parametrize("width", [1, 2, 3, 4])
 def test_compiled_step_equals_the_numpy_formulas_bit_for_bit(width):
     """:func:`narrow.loss_and_step` (the numba kernels, members in blocks) against the numpy
     :func:`narrow.loss_and_gradients` and :func:`narrow.step` over 40 steps of 300 members of depths

@@ -1,5 +1,5 @@
-r"""Gradient descent of narrow (width 1 or 2) deep linear networks, every depth in one batch, at a
-cost per step that does not grow with depth.
+r"""Gradient descent of narrow (small width m) deep linear networks, every depth in one batch, at
+a cost per step that does not grow with depth.
 
 The network (one output) is :math:`f(x) = \alpha\, a\, W_{L-1}\cdots W_2 W_1 x` with first layer
 :math:`W_1` (m x d_in), square middle layers (m x m) and last layer :math:`a` (1 x m). Two exact
@@ -16,8 +16,8 @@ reductions make a step cheap:
   :math:`\partial_a\ell = \alpha\,(M q)^\top`, with prefix products :math:`P_k = W_k\cdots W_2`,
   suffix products :math:`S_k = W_{L-1}\cdots W_k` and :math:`M = P_{L-1}`. Only the vectors
   :math:`a S_{k+1}` and :math:`P_{k-1} q` are needed, never the matrices: two chains of
-  matrix-vector products (from :math:`a` down, from :math:`q` up), about 12 flops per 2 x 2 layer
-  each, and the update is rank one per layer. For width 1 every layer after the first is a scalar
+  matrix-vector products (from :math:`a` down, from :math:`q` up), about :math:`2m^2` flops per
+  m x m layer each, and the update is rank one per layer. For width 1 every layer after the first is a scalar
   and the chains are cumulative products. The member index is the arrays' last axis, so each
   layer's entries over the batch are contiguous vectors.
 
@@ -162,7 +162,7 @@ def loss_and_step(c: Chains, data: EigenData, lr: np.ndarray, below: np.ndarray,
     if not all(a.flags.c_contiguous for a in (c.U, c.middle, c.mask, c.last, c.last_mask, c.alpha, lr, below, above)):
         raise ValueError("the narrow kernels take C-contiguous arrays (one compiled version each)")
     loss = np.empty(c.alpha.size)
-    kernel = narrow_kernel.step_width1 if c.width == 1 else narrow_kernel.step_width2
+    kernel = narrow_kernel.step_width1 if c.width == 1 else narrow_kernel.step_wide
     lam, phi = np.ascontiguousarray(data.lam), np.ascontiguousarray(data.phi)
     kernel(c.U, c.middle, c.mask, c.last, c.last_mask, c.alpha, lam, phi, lr, below, above, loss)
     return loss
@@ -189,9 +189,12 @@ def loss_and_gradients(c: Chains, data: EigenData) -> tuple[np.ndarray, Gradient
         g_last = (alpha * q * pre[-2])[None]  # alpha M q
     else:
         h, left = _left_chain(c.middle, c.last)
-        e = alpha * (h[0] * c.U[0] + h[1] * c.U[1]) - phi
+        hU = h[0] * c.U[0]  # h U, summed over the width in index order
+        for i in range(1, c.width):
+            hU = hU + h[i] * c.U[i]
+        e = alpha * hU - phi
         g = lam * e
-        q = (c.U * g).sum(1)  # U g: (2, E)
+        q = (c.U * g).sum(1)  # U g: (m, E)
         right, mq = _right_chain(c.middle, q)
         g_last = alpha * mq
     loss = 0.5 * (g * e).sum(0)
@@ -200,36 +203,36 @@ def loss_and_gradients(c: Chains, data: EigenData) -> tuple[np.ndarray, Gradient
 
 
 def _left_chain(W: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``h = a W_{K-1} ... W_0`` (2, E) and ``left[k] = a W_{K-1} ... W_{k+1}`` (K, 2, E), for
-    2 x 2 layers ``W`` (K, 2, 2, E): row vectors times matrices, written out."""
-    K = W.shape[0]
-    left = np.empty((K, 2, W.shape[-1]))
+    r"""``h = a W_{K-1} ... W_0`` (m, E) and ``left[k] = a W_{K-1} ... W_{k+1}`` (K, m, E), for
+    m x m layers ``W`` (K, m, m, E): row vectors times matrices, each entry summed over ``i`` in
+    index order (:math:`\sum_i l_i W_{ij}`), as the compiled kernel sums."""
+    K, m = W.shape[0], W.shape[1]
+    left = np.empty((K, m, W.shape[-1]))
     left[K - 1] = a
     for k in range(K - 1, -1, -1):
-        l0, l1 = left[k]
-        w = W[k]
+        row, w = left[k], W[k]
         out = left[k - 1] if k > 0 else np.empty_like(left[0])
-        np.multiply(l0, w[0, 0], out=out[0])
-        out[0] += l1 * w[1, 0]
-        np.multiply(l0, w[0, 1], out=out[1])
-        out[1] += l1 * w[1, 1]
+        for j in range(m):
+            np.multiply(row[0], w[0, j], out=out[j])
+            for i in range(1, m):
+                out[j] += row[i] * w[i, j]
     return out, left
 
 
 def _right_chain(W: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``right[k] = W_{k-1} ... W_0 q`` (K, 2, E) and ``M q = W_{K-1} ... W_0 q`` (2, E), for
-    2 x 2 layers ``W`` (K, 2, 2, E): matrices times column vectors, written out."""
-    K = W.shape[0]
-    right = np.empty((K, 2, W.shape[-1]))
+    """``right[k] = W_{k-1} ... W_0 q`` (K, m, E) and ``M q = W_{K-1} ... W_0 q`` (m, E), for
+    m x m layers ``W`` (K, m, m, E): matrices times column vectors, each entry summed over ``j``
+    in index order."""
+    K, m = W.shape[0], W.shape[1]
+    right = np.empty((K, m, W.shape[-1]))
     right[0] = q
     for k in range(K):
-        r0, r1 = right[k]
-        w = W[k]
+        col, w = right[k], W[k]
         out = right[k + 1] if k < K - 1 else np.empty_like(right[0])
-        np.multiply(w[0, 0], r0, out=out[0])
-        out[0] += w[0, 1] * r1
-        np.multiply(w[1, 0], r0, out=out[1])
-        out[1] += w[1, 1] * r1
+        for i in range(m):
+            np.multiply(w[i, 0], col[0], out=out[i])
+            for j in range(1, m):
+                out[i] += w[i, j] * col[j]
     return right, out
 
 

@@ -2,7 +2,8 @@
 
 * brute force (:func:`run_cell`): the engine on the real m x m matrices, every (seed, step-size
   factor) member batched;
-* the narrow-net scans (:func:`run_cell_narrow`): widths 1 and 2 on the same draws;
+* the narrow-net path (:func:`run_cell_narrow`): widths up to :data:`NARROW_MAX_WIDTH` on the same
+  draws, by the compiled vector-chain step of :mod:`.narrow`;
 * the exact deep reduction (:func:`run_cell_reduced`): any width, lazily sampled Gaussian matrices.
 
 Each returns the same outputs (:func:`cell_outputs`), so the experiments do not care which ran.
@@ -104,10 +105,11 @@ def cell_outputs(shape, result, loss: np.ndarray, movement: np.ndarray, gram, lr
 
 
 def run_cell_narrow(p, X, Y, depth, width, factors, progress, streams: Streams):
-    """The same outputs as :func:`run_cell`, on the same draws, for widths 1 and 2 (one output,
-    ``L >= 2``) by the narrow-net scans (:func:`.narrow.train_logged`): GD on the real weights in the
-    eigen-coordinates of the data, a fixed number of array operations per step at any depth instead
-    of the engine's ``O(L)`` batched products. It follows the engine's trajectory to rounding."""
+    """The same outputs as :func:`run_cell`, on the same draws, for narrow widths (one output,
+    ``L >= 2``) by the narrow-net path (:func:`.narrow.train_logged`): GD on the real weights in the
+    eigen-coordinates of the data, one compiled pass over the layers per step (two chains of
+    matrix-vector products and rank-one updates) instead of the engine's ``O(L)`` batched matrix
+    products. It follows the engine's trajectory to rounding (tested to width 4)."""
     from deeplinear.papers.duhu2019 import narrow
 
     seeds = range(p["n_seeds"])
@@ -133,9 +135,16 @@ def run_cell_narrow(p, X, Y, depth, width, factors, progress, streams: Streams):
     return cell_outputs((len(seeds), len(factors)), result, result.loss, movement, gram, lr)
 
 
+#: Widest net run by the narrow-net path. Its compiled step against the engine, one thread, 5
+#: members (``bench_narrow.py --against-engine``): 68x faster at m = 4, 10x at 16, 3.6x at 32 and
+#: 1.6x at 64 for L = 32; 83x, 8.4x, 3.0x and 1.1x for L = 256 (at m = 64 both stream the weights).
+NARROW_MAX_WIDTH = 32
+
+
 def uses_narrow_scans(p: Mapping[str, Any], depth: int, width: int) -> bool:
-    """The cell's method for the narrowest nets: widths 1 and 2 with one output (L >= 2)."""
-    return depth > 1 and width <= 2 and p["output_dim"] == 1
+    """The cell's method for narrow nets: widths up to :data:`NARROW_MAX_WIDTH` with one output
+    (L >= 2) and below the reduction's widths."""
+    return depth > 1 and width <= NARROW_MAX_WIDTH and p["output_dim"] == 1 and not uses_reduction(p, depth, width)
 
 
 METHOD_BRUTE_FORCE, METHOD_REDUCTION, METHOD_NARROW = 0, 1, 2
@@ -148,8 +157,9 @@ def method_attrs() -> dict[str, Any]:
         "flag_values": np.array([METHOD_BRUTE_FORCE, METHOD_REDUCTION, METHOD_NARROW], dtype=np.int8),
         "flag_meanings": "brute_force reduction narrow_scans",
         "comment": "brute_force: the engine on m x m matrices; reduction: the exact deep Krylov reduction "
-        "with lazily sampled Gaussian initial matrices (deeplinear.krylov_deep); narrow_scans: widths 1 "
-        "and 2, GD on the same real weights by the narrow-net scans (papers/duhu2019/narrow.py)",
+        f"with lazily sampled Gaussian initial matrices (deeplinear.krylov_deep); narrow_scans: widths up to "
+        f"{NARROW_MAX_WIDTH}, GD on the same real weights by the compiled vector-chain step "
+        "(papers/duhu2019/narrow.py)",
     }
 
 
@@ -237,14 +247,16 @@ def reduction_work(depth: int, width: float, n_seeds: int, max_steps: int) -> fl
 
 
 def cell_work(p: Mapping[str, Any], depth: int, width: int, n_seeds: int) -> float:
-    """Layer-steps of one cell, weighted by the size of its products (per-layer overhead first:
-    at these sizes a step costs a fixed time per layer, the arithmetic adds little)."""
+    """Work of one cell in brute-force layer-steps (about 19 us each on one core): the engine's
+    layer-steps weighted by the size of its products (per-layer overhead first: at these sizes a
+    step costs a fixed time per layer, the arithmetic adds little); the narrow-net path and the
+    reduction by their measured costs in the same unit."""
     if depth == 1:
         return 100.0
     if uses_reduction(p, depth, width):
         return reduction_work(depth, width, n_seeds, p["max_steps"])
     members = n_seeds * len(p["lr_factors"])
     steps = brute_steps(depth, width, p["max_steps"])
-    if uses_narrow_scans(p, depth, width):  # a scan: about log2(L) rounds of array operations per step
-        return steps * (2 + math.log2(depth)) * (1 + members * depth / 1e4)
+    if uses_narrow_scans(p, depth, width):  # the compiled step: ~35 us a step + (60 + 2 m^2) ns per layer-member
+        return steps * (35 + members * depth * (0.06 + 0.002 * width * width)) / 19
     return depth * steps * (1 + members * width * width * p["input_dim"] / 2e6)

@@ -145,11 +145,11 @@ def test_wide_cells_use_the_reduction_and_say_so():
     assert float(wide["hidden_movement"].mean()) < float(narrow["hidden_movement"].mean()) / 20
 
 
-@pytest.mark.parametrize("width", [1, 2, 4])
+@pytest.mark.parametrize("width", [1, 2, 4, 16])
 @pytest.mark.parametrize("depth", [2, 3, 6])
 def test_narrow_cells_by_scans_follow_the_engine(width, depth):
-    """Widths 1, 2 and 4: the phase-diagram cell by the narrow-net scans and by the engine, on the
-    same draws, give the same T_eps, late hits, statuses and stop steps, and the same loss curves
+    """Widths 1, 2, 4 and 16 (at depth 2 a wide cell, m >= 8L, which runs on to late_epsilon):
+    the phase-diagram cell by the narrow-net path and by the engine, on the same draws, give the same T_eps, late hits, statuses and stop steps, and the same loss curves
     and hidden movement to 1e-9 relative (the two differ by rounding only). The factors 1, 4 and
     64 give converged, capped and diverged members."""
     p = {**SMALL, "max_steps": 3000, "epsilon": 1e-3, "late_epsilon": 1e-6, "n_seeds": 4}
@@ -166,6 +166,8 @@ def test_narrow_cells_by_scans_follow_the_engine(width, depth):
     assert scans["lr"] == brute["lr"]
     codes = set(run_status.CODES.values())
     assert set(np.unique(brute["status"])) <= codes
+    if width >= 8 * depth:  # a wide cell: its converged runs went on to late_epsilon
+        assert (scans["t_late"] > scans["t_eps"]).any()
 
 
 def test_cross_check_claim_fails_when_the_methods_differ_in_law():

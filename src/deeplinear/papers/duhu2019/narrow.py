@@ -403,15 +403,16 @@ def train_logged(
     epsilons: Sequence[float],
     log_steps: np.ndarray,
     *,
+    stop_at: float | None = None,
     divergence_factor: float = 1e8,
     progress: bool | str = False,
 ) -> LoggedResult:
     """Full-batch GD of every member, as :func:`deeplinear.numerics.engine.train` runs it, with the loss
-    recorded at ``log_steps``: a member stops when it reaches ``epsilons[0] * loss(0)``
-    (converged) or diverges (loss not finite or above ``divergence_factor * loss(0)``), else at
-    ``max_steps`` (capped); first hits of every threshold are tested at every step. No early
-    stopping: this serves the phase diagram's narrow cells (widths 1 and 2), which need every
-    run's own curve. ``chains`` is consumed."""
+    recorded at ``log_steps``: a member stops when it reaches ``stop_at * loss(0)`` (default
+    ``epsilons[0]``; converged) or diverges (loss not finite or above ``divergence_factor *
+    loss(0)``), else at ``max_steps`` (capped); first hits of every threshold are tested at every
+    step. No early stopping: this serves the phase diagram's narrow cells, which need every run's
+    own curve (its wide ones run on to the late threshold). ``chains`` is consumed."""
     E = chains.alpha.size
     eps = np.asarray(epsilons, dtype=np.float64)
     log_steps = np.asarray(log_steps, dtype=np.int64)
@@ -425,7 +426,7 @@ def train_logged(
     loss0 = loss_and_gradients(c, data)[0]
     # converged: loss <= below; diverged: loss > above or not finite. A member steps unless it
     # converged or diverged at this step (its weights are then its final ones).
-    below, above = loss0 * eps[0], divergence_factor * loss0
+    below, above = loss0 * (eps[0] if stop_at is None else stop_at), divergence_factor * loss0
     bar = TargetProgress(max_steps, progress, "narrow GD")
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(max_steps + 1):

@@ -50,6 +50,13 @@ def cell_start(p, X, depth, width, device, streams: Streams):
     return per_seed, seed_weights, scale, gram, theorem_lr(depth, d_out, lam[0])
 
 
+def run_to(p: Mapping[str, Any], depth: int, width: float) -> float:
+    """The loss, relative to its start, at which a cell's runs stop: ``late_epsilon`` for the
+    wide cells (``m >= 8L``, L >= 2), so that claim D1b's late-slope window sees the slowest
+    mode, ``epsilon`` otherwise. Every method stops there."""
+    return p["late_epsilon"] if depth > 1 and width >= WIDE * depth else p["epsilon"]
+
+
 def run_cell(p, X, Y, depth, width, factors, device, progress, streams: Streams):
     """GD of every (seed, lr factor) member of one (depth, width) cell, batched."""
     seeds = range(p["n_seeds"])
@@ -61,8 +68,6 @@ def run_cell(p, X, Y, depth, width, factors, device, progress, streams: Streams)
     loss0 = engine.loss_from_residual(engine.residual(engine.end_to_end(weights, scale), reg))
     tracked = movement_layers(depth)
     initial = {i: weights[i].clone() for i in tracked}
-    # wide cells run on to late_epsilon so that claim D1b's late-slope window sees the slowest mode
-    run_to = p["late_epsilon"] if depth > 1 and width >= WIDE * depth else p["epsilon"]
     result = engine.train(
         weights,
         reg,
@@ -70,7 +75,7 @@ def run_cell(p, X, Y, depth, width, factors, device, progress, streams: Streams)
         p["max_steps"],
         scale=scale,
         log_steps=log_grid(p),
-        target_loss=run_to * loss0,
+        target_loss=run_to(p, depth, width) * loss0,
         hit_losses=torch.stack([p["epsilon"] * loss0, p["late_epsilon"] * loss0], dim=1),
         member_lr_factor=torch.as_tensor(list(factors) * len(seeds), dtype=DTYPE),
         progress=progress,
@@ -124,6 +129,7 @@ def run_cell_narrow(p, X, Y, depth, width, factors, progress, streams: Streams):
         p["max_steps"],
         (p["epsilon"], p["late_epsilon"]),
         log_grid(p),
+        stop_at=run_to(p, depth, width),
         progress=progress,
     )
     initial = {i: np.stack([ws[i] for ws in networks]) for i in movement_layers(depth)}
@@ -181,7 +187,6 @@ def run_cell_reduced(p, X, Y, depth, width, streams: Streams, progress) -> dict[
     relative error of order ``1/m``."""
     problem = EigenProblem.from_data(X, Y, p["rank"])
     lr = theorem_lr(depth, p["output_dim"], np.sort(np.linalg.eigvalsh(X.T @ X))[::-1][0])  # as run_cell
-    run_to = p["late_epsilon"] if width >= WIDE * depth else p["epsilon"]
     steps = log_grid(p)
     n_s = p["n_seeds"]
     out = {
@@ -202,7 +207,7 @@ def run_cell_reduced(p, X, Y, depth, width, streams: Streams, progress) -> dict[
             p["max_steps"],
             LazySampler(streams.rng(f"reduction-L{depth}", width, s)),
             log_steps=steps,
-            target=run_to,
+            target=run_to(p, depth, width),
             hits=(p["epsilon"], p["late_epsilon"]),
         )
         t_eps, t_late = run.hit_step

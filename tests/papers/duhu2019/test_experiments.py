@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -183,3 +186,16 @@ def test_cross_check_claim_fails_when_the_methods_differ_in_law():
     shifted["loss"].loc[{"solver": "reduction"}] = shifted["loss"].sel(solver="reduction") * 3
     bad = d7.evaluate("duhu2019", {"cross_check": shifted})[0]
     assert not bad.passed and bad.measured < 1e-4, bad
+
+
+def test_experiment_jobs_import_no_scipy():
+    """A Du & Hu experiment job loads the paper (claims included) and its runners without scipy
+    (about 0.25 s of each job's start-up); the claims import it where they compute with it."""
+    code = (
+        "import sys\nfrom deeplinear.pipeline import jobs, registry\nregistry.paper('duhu2019')\n"
+        "for e in ('phase_diagram', 'narrow', 'cross_check', 'init_statistics'):\n"
+        "    registry.experiment('duhu2019', e).run.resolve()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out

@@ -158,10 +158,26 @@ def _pad_depths(ds: xr.Dataset, grid_depth: int) -> xr.Dataset:
     return padded
 
 
+#: The fastest median ``T(L) ~ T0 exp(b L)`` (steps to 1e-6 of the loss) of the narrow nets, per
+#: width: ``(T0, b)`` read off a quick run (widths 1 and 2, depths to 24 and 32, 33 seeds: the best
+#: step-size factor's median at L = 4..24 and 8..32). Used by :func:`narrow_cost` only.
+MEDIAN_GROWTH = {1: (58.0, 0.19), 2: (40.0, 0.114)}
+
+
+def narrow_steps(width: int, depth: int, max_steps: int) -> float:
+    """Steps of the fastest cell at one depth, from :data:`MEDIAN_GROWTH` (the widest width's
+    growth for wider nets), at most the cap."""
+    t0, b = MEDIAN_GROWTH.get(width, MEDIAN_GROWTH[max(MEDIAN_GROWTH)])
+    return min(max_steps, t0 * math.exp(b * depth))
+
+
 def narrow_cost(p: Mapping[str, Any]) -> JobCost:
-    """All depths to ``max_depth`` in one batch of seeds x factors: array operations per step grow
-    with the depth, and racing keeps the steps run roughly in proportion to it; a longer cap
-    adds about log10(cap) / 6."""
+    """All depths to ``max_depth`` in one batch of seeds x factors. The race keeps every cell of a
+    depth running until about ``race_factor`` times the depth's fastest median (:func:`narrow_steps`,
+    exponential in the depth), so the member-steps are about ``seeds x factors x race_factor x
+    sum_L L T(L)`` layer-steps, a layer-step of width m costing about ``(1 + m^2) / 2`` times one of
+    width 1 (3.4 and 7.9 ns for widths 1 and 2: bench_narrow.py)."""
     members = p["n_seeds"] * len(p["lr_factors"])
-    work = members * p["max_depth"] ** 2 * (1 + p["width"]) / 2 * math.log10(p["max_steps"]) / 6
+    layer_steps = sum(L * narrow_steps(p["width"], L, p["max_steps"]) for L in range(1, p["max_depth"] + 1))
+    work = members * p["race_factor"] * layer_steps * (1 + p["width"] ** 2) / 2 / 1e6
     return JobCost(work=work, memory_bytes=8 * members * p["grid_depth"] * p["width"] ** 2 * 4)

@@ -60,6 +60,19 @@ def test_gram_operator_approaches_the_wide_limit():
     assert abs(float(lo) - 1) < 0.15 and abs(float(hi) - 1) < 0.15
 
 
+def test_gram_operator_stays_finite_at_depth_256():
+    """At L = 256, m = 32 the unscaled B_i reach m^255 ~ 1e384 and overflowed (the paper-scale run
+    failed in eigvalsh); computed from the rescaled matrices, P is finite with a positive top
+    eigenvalue (normalised, about exp(E ln q) ~ e^-8 here: the chi-square product law at this depth)."""
+    X, _ = experiments.make_data(SMALL, Streams(SMALL["base_seed"], about.KEY))
+    lam = np.sort(np.linalg.eigvalsh(X.T @ X))[::-1]
+    ws = [torch.as_tensor(w)[None] for w in experiments.init_weights(256, 32, 4, 1, np.random.default_rng(2))]
+    P = theory.gram_operator(ws, torch.as_tensor(X)[None], theory.output_scale(32, 256, 1))
+    assert torch.isfinite(P).all()
+    lo, hi = theory.normalised_gram_extremes(P, 3, 1, 256, lam[2], lam[0])
+    assert np.isfinite(float(lo)) and 0 < float(hi) < 1e3
+
+
 def test_init_output_law_matches_real_networks():
     """Sample mean of q and ln q of real networks vs the exact chi^2 product law, 4 exact SE;
     20000 networks at L = 4, m = 3, d_out = 2."""

@@ -60,10 +60,18 @@ def init_output_moments(width: int, depth: int, output_dim: int) -> dict[str, fl
 def gram_operator(weights: list[Tensor], X: Tensor, scale: float) -> Tensor:
     r"""The Gram operator :math:`P = \alpha^2\sum_i A_i \otimes B_i` (E, n d_out, n d_out) with
     :math:`A_i = (W_{i-1:1}X)^\top(W_{i-1:1}X)` (n x n) and :math:`B_i = W_{L:i+1}W_{L:i+1}^\top`.
-    ``X`` holds samples as rows (E|1, n, d_in). ``-dvec(R)/dt = P vec(R)`` under gradient flow."""
+    ``X`` holds samples as rows (E|1, n, d_in). ``-dvec(R)/dt = P vec(R)`` under gradient flow.
+
+    Each term holds ``L - 1`` of the ``L`` matrices twice, so with ``c = (alpha sqrt(d_out))^(1/(L-1))``
+    (:math:`m^{-1/2}` for Theorem 4.1's :math:`\alpha`) it is computed as
+    :math:`d_{out}^{-1}\hat A_i\otimes\hat B_i` from the matrices ``c W_k``: products of order one at any
+    depth (unscaled, ``B_i`` reaches :math:`m^{L-1}`, which overflows at L = 256, m = 32)."""
     import torch
 
     n_layers = len(weights)
+    d_out = weights[-1].shape[-2]
+    c = (scale * d_out**0.5) ** (1 / (n_layers - 1)) if n_layers > 1 else 1.0
+    weights = [c * w for w in weights]
     features = [X]  # X W_{i-1:1}^T, samples as rows
     for w in weights[:-1]:
         features.append(features[-1] @ w.transpose(-1, -2))
@@ -72,12 +80,11 @@ def gram_operator(weights: list[Tensor], X: Tensor, scale: float) -> Tensor:
     for i in range(n_layers - 1, -1, -1):
         F = features[i]
         A = F @ F.transpose(-1, -2)
-        d_out = weights[-1].shape[-2]
         B = torch.eye(d_out, dtype=X.dtype, device=X.device) if suffix is None else suffix @ suffix.transpose(-1, -2)
         term = (A.unsqueeze(-1).unsqueeze(-3) * B.unsqueeze(-2).unsqueeze(-4)).flatten(-4, -3).flatten(-2, -1)
         total = term if total is None else total + term
         suffix = weights[i] if suffix is None else suffix @ weights[i]
-    return scale**2 * total
+    return (scale**2 if n_layers == 1 else 1 / d_out) * total
 
 
 def normalised_gram_extremes(P: Tensor, rank: int, output_dim: int, depth: int, lam_r: float, lam_max: float):

@@ -77,6 +77,29 @@ def test_combine_builds_the_hypercube_and_keeps_job_provenance(tmp_path):
     assert combined.attrs["paper"] == "p"
 
 
+def test_combine_places_pieces_that_tile_the_grid_irregularly():
+    """Jobs that bundle cases differently per depth (depth 1 as bands 1-2 and 4-8, depth 2 as one
+    piece of every width, depth 4 as bands 1 and 2-8) still make one hypercube, equal to the grid
+    built directly, with the integer and float variables' dtypes kept; a regular tiling's result
+    is what combine_by_coords alone gives."""
+    depths, widths = [1, 2, 4], [1, 2, 4, 8]
+    grid = xr.Dataset(
+        {
+            "t": (("depth", "width", "seed"), np.arange(24, dtype=np.int64).reshape(3, 4, 2)),
+            "loss": (("depth", "width"), np.linspace(0.1, 1.2, 12).reshape(3, 4)),
+            "lam": ("rank", np.array([1.0, 0.5])),  # no scan dim: stays single
+        },
+        coords={"depth": depths, "width": widths, "seed": [0, 1], "rank": [0, 1]},
+    )
+    tiles = [(1, [1, 2]), (1, [4, 8]), (2, widths), (4, [1]), (4, [2, 4, 8])]
+    pieces = [grid.sel(depth=[d], width=w) for d, w in reversed(tiles)]
+    combined = dataset.combine_pieces(pieces)
+    xr.testing.assert_identical(combined, grid)
+    assert combined["t"].dtype == np.int64
+    regular = [grid.sel(depth=[d]) for d in depths]
+    xr.testing.assert_identical(dataset.combine_pieces(regular), grid)
+
+
 def test_provenance_attrs_are_netcdf_safe(tmp_path):
     attrs = dataset.provenance_attrs(
         paper="p",

@@ -166,7 +166,21 @@ def combine_pieces(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
     """Datasets of cases of one experiment, each carrying its scan values as length-1 dimensions,
     placed into one hypercube by ``combine_by_coords`` (keyword arguments explicit because
     xarray's defaults are changing; attributes that differ are dropped). A job running several
-    cases combines them by this too, so combining in two rounds gives what one round gives."""
+    cases combines them by this too, so combining in two rounds gives what one round gives.
+
+    Pieces need not tile the grid regularly: when jobs bundle cases differently along two scan
+    dimensions (depth 16 as one piece of every width, depth 32 as three bands of widths), the
+    pieces are cut into slices of one value along the first dimension in which they differ, each
+    slice's row is combined on its own, and the rows are then stacked (:func:`_combine_rows`)."""
+    try:
+        return _combine_by_coords(datasets)
+    except ValueError:
+        if len(_differing_dims(datasets)) < 2:
+            raise
+        return _combine_rows(datasets)
+
+
+def _combine_by_coords(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
     return xr.combine_by_coords(
         list(datasets),
         compat="no_conflicts",
@@ -175,6 +189,29 @@ def combine_pieces(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
         join="outer",
         combine_attrs="drop_conflicts",
     )
+
+
+def _differing_dims(datasets: Sequence[xr.Dataset]) -> list[str]:
+    """Index dimensions whose coordinate values are not the same in every dataset, in the first
+    dataset's order."""
+    first = datasets[0]
+    return [
+        d
+        for d in first.dims
+        if d in first.indexes
+        and any(d not in ds.indexes or not ds.indexes[d].equals(first.indexes[d]) for ds in datasets)
+    ]
+
+
+def _combine_rows(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
+    """An irregular tiling: slices of one value along the first differing dimension, combined
+    per value (recursively: a row may still be irregular in a later dimension), then stacked."""
+    dim = _differing_dims(datasets)[0]
+    rows: dict[object, list[xr.Dataset]] = {}
+    for ds in datasets:
+        for i, value in enumerate(ds.indexes[dim]):
+            rows.setdefault(value, []).append(ds.isel({dim: [i]}))
+    return _combine_by_coords([combine_pieces(row) for _, row in sorted(rows.items(), key=lambda kv: kv[0])])
 
 
 def combine_cases(paths: Iterable[str | Path]) -> xr.Dataset:

@@ -18,8 +18,8 @@ GD with :math:`\eta = d_{out}/(3L\lVert X^\top X\rVert)` (times a multiplier gri
 :math:`\alpha^2\lVert W_{L:1}x\rVert^2/\lVert x\rVert^2 = \prod_{k<L}\chi^2_m/m\cdot\chi^2_{d_{out}}/d_{out}`.
 
 Experiments: ``phase_diagram`` (depth scaling: one job per (depth ``L``, band of widths), seeds
-batched; wide cells ``m >= 8L`` run on to ``late_epsilon`` for claim D1b; widths 1 and 2 by the
-narrow-net scans of :mod:`.narrow`, widths from ``reduction_min_width`` on by the exact deep
+batched; wide cells ``m >= 8L`` run on to ``late_epsilon`` for claim D1b; widths up to 32 by the
+compiled narrow-net step of :mod:`.narrow`, widths from ``reduction_min_width`` on by the exact deep
 reduction, the rest by the engine), ``narrow`` (widths 1
 and 2 at every depth from 1 up, 32 seeds, a step-size grid, long runs; one batched program per
 width, :mod:`.narrow`; claim D4) and ``init_statistics`` (prior sampling of real networks at

@@ -408,11 +408,10 @@ def train_logged(
     progress: bool | str = False,
 ) -> LoggedResult:
     """Full-batch GD of every member, as :func:`deeplinear.numerics.engine.train` runs it, with the loss
-    recorded at ``log_steps``: a member stops when it reaches ``stop_at * loss(0)`` (default
-    ``epsilons[0]``; converged) or diverges (loss not finite or above ``divergence_factor *
-    loss(0)``), else at ``max_steps`` (capped); first hits of every threshold are tested at every
-    step. No early stopping: this serves the phase diagram's narrow cells, which need every run's
-    own curve (its wide ones run on to the late threshold). ``chains`` is consumed."""
+    at ``log_steps``: a member stops at ``stop_at * loss(0)`` (default ``epsilons[0]``; converged),
+    on divergence (loss not finite or above ``divergence_factor * loss(0)``) or at ``max_steps``
+    (capped); first hits of every threshold are tested at every step. No early stopping: the phase
+    diagram's narrow cells need every run's own curve. ``chains`` is consumed."""
     E = chains.alpha.size
     eps = np.asarray(epsilons, dtype=np.float64)
     log_steps = np.asarray(log_steps, dtype=np.int64)

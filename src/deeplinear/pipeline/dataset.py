@@ -175,9 +175,10 @@ def combine_pieces(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
     try:
         return _combine_by_coords(datasets)
     except ValueError:
-        if len(_differing_dims(datasets)) < 2:
+        differing = _differing_dims(datasets)
+        if len(differing) < 2:
             raise
-        return _combine_rows(datasets)
+        return _combine_rows(datasets, differing[0])
 
 
 def _combine_by_coords(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
@@ -203,15 +204,15 @@ def _differing_dims(datasets: Sequence[xr.Dataset]) -> list[str]:
     ]
 
 
-def _combine_rows(datasets: Sequence[xr.Dataset]) -> xr.Dataset:
-    """An irregular tiling: slices of one value along the first differing dimension, combined
-    per value (recursively: a row may still be irregular in a later dimension), then stacked."""
-    dim = _differing_dims(datasets)[0]
+def _combine_rows(datasets: Sequence[xr.Dataset], dim: str) -> xr.Dataset:
+    """An irregular tiling: slices of one value along ``dim``, combined per value (recursively:
+    a row may still be irregular in a later dimension), then stacked (``combine_by_coords``
+    orders the rows by their values)."""
     rows: dict[object, list[xr.Dataset]] = {}
     for ds in datasets:
         for i, value in enumerate(ds.indexes[dim]):
             rows.setdefault(value, []).append(ds.isel({dim: [i]}))
-    return _combine_by_coords([combine_pieces(row) for _, row in sorted(rows.items(), key=lambda kv: kv[0])])
+    return _combine_by_coords([combine_pieces(row) for row in rows.values()])
 
 
 def combine_cases(paths: Iterable[str | Path]) -> xr.Dataset:

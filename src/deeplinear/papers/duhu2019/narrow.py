@@ -162,7 +162,7 @@ def loss_and_step(c: Chains, data: EigenData, lr: np.ndarray, below: np.ndarray,
     if not all(a.flags.c_contiguous for a in (c.U, c.middle, c.mask, c.last, c.last_mask, c.alpha, lr, below, above)):
         raise ValueError("the narrow kernels take C-contiguous arrays (one compiled version each)")
     loss = np.empty(c.alpha.size)
-    kernel = narrow_kernel.step_width1 if c.width == 1 else narrow_kernel.step_wide
+    kernel = {1: narrow_kernel.step_width1, 2: narrow_kernel.step_width2}.get(c.width, narrow_kernel.step_wide)
     lam, phi = np.ascontiguousarray(data.lam), np.ascontiguousarray(data.phi)
     kernel(c.U, c.middle, c.mask, c.last, c.last_mask, c.alpha, lam, phi, lr, below, above, loss)
     return loss

@@ -135,3 +135,19 @@ def test_short_cases_are_bundled_until_the_threshold_and_priced_as_their_sum():
     assert bundled.params["numerics_version"] == parts[0][1]["numerics_version"]  # read by publish
     price = registry.experiment("sirignano2022", "sgd").cost
     assert cost.job_cost(price, bundled.params).work == pytest.approx(sum(price(p).work for _, p in parts))
+
+
+def test_a_run_records_its_estimate_before_it_starts_and_keeps_it_on_resume(tmp_path):
+    """`reproduce` writes estimate.json before the first job, so the published comparison of
+    measured and estimated time is out of sample; a resumed run must not overwrite it."""
+    config, calibration = _config(), cost.read_calibration()
+    path = cost.write_run_estimate(tmp_path, config, calibration)
+    record = cost.read_run_estimate(path)
+    expected = {e.name: e.seconds for e in cost.estimate_jobs(config, calibration) if e.rule not in cost.POST_RULES}
+    assert record["jobs"].keys() == {f"{p}/{e}/{c}" for p, e, c in jobs.job_table(config)} == expected.keys()
+    assert all(record["jobs"][k] == pytest.approx(v, abs=0.05) for k, v in expected.items())
+    assert len(record["commit"]) == 40 and record["calibrated_on"] == calibration["machine"]
+    slower = {**calibration, "overhead_s": calibration["overhead_s"] + 100.0}
+    cost.write_run_estimate(tmp_path, config, slower)  # the resumed run's model differs: kept anyway
+    assert cost.read_run_estimate(path) == record
+    assert cost.read_run_estimate(tmp_path / "none.json") is None

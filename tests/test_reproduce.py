@@ -55,7 +55,12 @@ def test_reproduce_resumes_a_killed_run_and_publishes_it(smoke_run, tmp_path):
     # the resumed job is the same deterministic job: the record equals the smoke run's claims
     published = _rows(folders[0] / "claims.csv", "sirignano2022")
     assert published == _rows(smoke_run / "results/claims.csv", "sirignano2022")
-    assert "python -m deeplinear reproduce" in (folders[0] / "RUN.md").read_text()
+    run_md = (folders[0] / "RUN.md").read_text()
+    assert "python -m deeplinear reproduce" in run_md
+    # the estimate made before the run is recorded and set beside the measured time
+    estimate = cost.read_run_estimate(work / cost.RUN_ESTIMATE_NAME)
+    assert sum(name.startswith("sirignano2022/") for name in estimate["jobs"]) == n_jobs
+    assert "measured / estimated = " in run_md
 
 
 def test_reproduce_refuses_another_config_and_a_live_run(tmp_path):

@@ -165,6 +165,32 @@ def test_publish_copies_a_papers_claims_figures_config_and_costs(smoke_run, tmp_
     assert commit in run and f"| width_scaling/implicit_bias_brute/{brute.case} |" in run
     index = (out / "README.md").read_text()
     assert all(f"| {r['id']} |" in index for r in rows) and "duhu2019" not in index
+    assert "Estimated before the run: not recorded" in run  # the smoke run recorded no estimate
+
+
+def test_publish_sets_the_measured_time_beside_the_estimate_made_before_the_run(smoke_run, tmp_path):
+    from deeplinear.pipeline import cost, publish
+
+    out, results = tmp_path / "published", smoke_run / "results"
+    benches = sorted((results / "benchmarks/width_scaling/min2021").glob("*/*.tsv"))
+    measured = {f"min2021/{b.parent.name}/{b.stem}": cost.read_benchmark(b)[0] for b in benches}
+    guessed = {name: 2.0 * (i + 1) for i, name in enumerate(sorted(measured))}  # made-up, distinct estimates
+    estimate = tmp_path / "estimate.json"
+    estimate.write_text(json.dumps({"commit": "c0ffee", "calibrated_on": "here", "jobs": guessed}))
+    publish.publish(
+        ["min2021"], smoke_config(), results, smoke_run / "figures", out, "snakemake -c2", estimate=estimate
+    )
+
+    costs = list(csv.DictReader((out / "min2021/costs.csv").open()))
+    commit = dataset.read_dataset(results / "width_scaling/min2021/imbalance.nc").attrs["git_commit"]
+    assert {r["job"].replace("width_scaling/", "min2021/"): float(r["estimated_seconds"]) for r in costs} == guessed
+    assert {r["git_commit"] for r in costs} == {commit}
+    ratio = sum(measured.values()) / sum(guessed.values())
+    run = (out / "min2021/RUN.md").read_text()
+    assert f"by the cost model of commit c0ffee (calibrated on here); measured / estimated = {ratio:.2f}" in run
+    index = (out / "README.md").read_text()
+    row = f"| [min2021](min2021/RUN.md) | {len(costs)} | {sum(measured.values()) / 60:.1f} | "
+    assert row + f"{sum(guessed.values()) / 60:.1f} | {ratio:.2f} | {commit[:7]} |" in index
 
 
 @pytest.mark.parametrize("with_metadata", [False, True])

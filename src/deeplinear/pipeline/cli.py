@@ -127,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument(
         "--allow-mixed", action="store_true", help="publish datasets from different numerics versions (RUN.md says so)"
     )
+    pub.add_argument(
+        "--estimate",
+        default=None,
+        metavar="FILE",
+        help="the per-job estimate recorded before the run (default: estimate.json beside --results, if any)",
+    )
     pub.add_argument("-o", "--output", required=True)
     _add_reproduce_parser(sub, config_opts)
     run = sub.add_parser("run", help="run one experiment job", parents=[config_opts])
@@ -184,6 +190,7 @@ def _run_publish(args: argparse.Namespace) -> None:
         args.run_command,
         args.note,
         allow_mixed=args.allow_mixed,
+        estimate=args.estimate,
     ):
         print(f"wrote {folder}")
 

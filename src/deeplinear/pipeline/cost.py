@@ -288,6 +288,40 @@ def _fallback_estimate(kind: str, name: str, cost_fn, params: Mapping[str, Any],
     )
 
 
+#: The per-job estimate a run records before its first job starts (``reproduce`` writes it in its
+#: workdir, beside ``results/``; ``publish`` sets it beside the measured times).
+RUN_ESTIMATE_NAME = "estimate.json"
+
+
+def run_estimate(config: Mapping[str, Any], calibration: Mapping[str, Any], commit: str) -> dict[str, Any]:
+    """The record of what the cost model of ``commit`` expects of every experiment job of
+    ``config``: ``{"commit", "calibrated_on", "jobs": {"paper/experiment/case": seconds}}``.
+    Written before a run, it makes the later comparison with the measured times out of sample."""
+    return {
+        "commit": commit,
+        "calibrated_on": calibration["machine"],
+        "jobs": {e.name: round(e.seconds, 1) for e in estimate_jobs(config, calibration) if e.rule not in POST_RULES},
+    }
+
+
+def write_run_estimate(workdir: str | Path, config: Mapping[str, Any], calibration: Mapping[str, Any]) -> Path:
+    """``<workdir>/estimate.json`` (:func:`run_estimate`) unless it exists: a resumed run keeps the
+    estimate made when it first started."""
+    from deeplinear.pipeline.dataset import git_state
+
+    path = Path(workdir) / RUN_ESTIMATE_NAME
+    if not path.exists():
+        record = run_estimate(config, calibration, git_state(Path(__file__).parent)[0])
+        path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def read_run_estimate(path: str | Path) -> dict[str, Any] | None:
+    """A run's recorded estimate (:func:`write_run_estimate`), or None when there is none."""
+    path = Path(path)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def schedule_seconds(durations: Sequence[float], cores: int) -> float:
     """Makespan of ``durations`` on ``cores`` workers, longest job first."""
     finish = [0.0] * max(1, cores)

@@ -19,6 +19,8 @@ What it does, in order:
    whenever an experiment job finishes (at most every ``interval`` seconds otherwise): jobs done,
    time elapsed, and the time left on ``cores`` cores from the cost model
    (:mod:`deeplinear.pipeline.cost`: the longest-job-first schedule of the jobs not yet finished).
+   Before the first job the per-job estimate is written to ``<workdir>/estimate.json`` (kept when
+   the run resumes), so each record can set the measured time beside what was predicted.
 4. **Publish.** When the run succeeds, each paper's record goes to ``--publish``
    (:mod:`deeplinear.pipeline.publish`, which refuses datasets of mixed code versions), with this
    command line as the record's command.
@@ -306,7 +308,9 @@ def reproduce(
         )
     if release_stale_lock(workdir, command):
         say(f"reproduce: removed the lock of a killed run in {workdir}")
-    pending = pending_jobs(config, workdir, cost.read_calibration())
+    calibration = cost.read_calibration()
+    cost.write_run_estimate(workdir, config, calibration)
+    pending = pending_jobs(config, workdir, calibration)
     finished = sum(j.output.exists() for j in pending)
     say(
         f"reproduce: {', '.join(papers)} at scale {config['scale']} in {workdir}; {finished} of {len(pending)} jobs cached"

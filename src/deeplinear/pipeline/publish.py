@@ -50,7 +50,19 @@ class JobRecord:
     git_commit: str = "unknown"
 
 
-def _job_records(results: Path, paper: str, estimate: Mapping[str, Any] | None = None) -> list[JobRecord]:
+def _job_attrs(results: Path, paper: str) -> dict[str, Mapping[str, Any]]:
+    """The attributes of every per-job dataset of ``paper``, by ``kind/experiment/case`` (each
+    dataset read once: provenance and the per-job records both need them)."""
+    return {
+        f"{kind}/{nc.parent.name}/{nc.stem}": dataset.read_dataset(nc).attrs
+        for kind in registry.KINDS
+        for nc in sorted((results / kind / paper).glob("*/*.nc"))
+    }
+
+
+def _job_records(
+    results: Path, paper: str, job_attrs: Mapping[str, Mapping[str, Any]], estimate: Mapping[str, Any] | None = None
+) -> list[JobRecord]:
     """Every experiment job of ``paper`` with a benchmark file under ``results``."""
     expected = (estimate or {}).get("jobs", {})
     rows = []
@@ -58,10 +70,10 @@ def _job_records(results: Path, paper: str, estimate: Mapping[str, Any] | None =
         for bench in sorted((results / "benchmarks" / kind / paper).glob("*/*.tsv")):
             seconds, peak = read_benchmark(bench)
             experiment, case = bench.parent.name, bench.stem
-            nc = results / kind / paper / experiment / f"{case}.nc"
-            commit = str(dataset.read_dataset(nc).attrs.get("git_commit", "unknown")) if nc.exists() else "unknown"
+            job = f"{kind}/{experiment}/{case}"
+            commit = str(job_attrs.get(job, {}).get("git_commit", "unknown"))
             estimated = float(expected.get(f"{paper}/{experiment}/{case}", float("nan")))
-            rows.append(JobRecord(f"{kind}/{experiment}/{case}", seconds, peak, estimated, commit))
+            rows.append(JobRecord(job, seconds, peak, estimated, commit))
     return rows
 
 
@@ -83,9 +95,10 @@ def _read_costs(path: Path) -> list[JobRecord]:
         ]
 
 
-def _provenance(results: Path, paper: str) -> dict[str, str]:
+def _provenance(results: Path, paper: str, job_attrs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     """Library versions from one of the paper's combined datasets, and the git commits recorded by
-    its per-job datasets (``"<commit> (<n> jobs), ..."`` when a run resumed across commits)."""
+    its per-job datasets, ``job_attrs`` (``"<commit> (<n> jobs), ..."`` when a run resumed across
+    commits)."""
     import collections
 
     combined = sorted(nc for kind in registry.KINDS for nc in (results / kind / paper).glob("*.nc"))
@@ -95,12 +108,10 @@ def _provenance(results: Path, paper: str) -> dict[str, str]:
     keys = ("torch_version", "numpy_version", "python_version", "device")
     out = {k: str(attrs.get(k, "unknown")) for k in keys}
     commits, dirty, versions = collections.Counter(), set(), collections.Counter()
-    for kind in registry.KINDS:
-        for nc in (results / kind / paper).glob("*/*.nc"):
-            job = dataset.read_dataset(nc).attrs
-            commits[str(job.get("git_commit", "unknown"))] += 1
-            dirty.add(str(job.get("git_dirty", "unknown")))
-            versions[str(json.loads(job.get("config_json", "{}")).get("numerics_version", "unknown"))] += 1
+    for job in job_attrs.values():
+        commits[str(job.get("git_commit", "unknown"))] += 1
+        dirty.add(str(job.get("git_dirty", "unknown")))
+        versions[str(json.loads(job.get("config_json", "{}")).get("numerics_version", "unknown"))] += 1
     out["git_commit"] = ", ".join(f"{c} ({n} jobs)" for c, n in commits.most_common()) or "unknown"
     out["git_dirty"] = ", ".join(sorted(dirty)) or "unknown"
     out["numerics_versions"] = ", ".join(f"{v} ({n} jobs)" for v, n in versions.most_common()) or "unknown"
@@ -135,7 +146,8 @@ def publish_paper(paper: str, run: FinishedRun, out: Path) -> Path:
     ``run.allow_mixed``, and then RUN.md says which jobs came from which version."""
     config, results, figures = run.config, run.results, run.figures
     spec = registry.paper(paper)
-    prov = _provenance(results, paper)
+    job_attrs = _job_attrs(results, paper)
+    prov = _provenance(results, paper, job_attrs)
     if prov["mixed_versions"] == "True" and not run.allow_mixed:
         raise ValueError(
             f"{paper}: the datasets under {results} come from different numerics versions "
@@ -156,7 +168,7 @@ def publish_paper(paper: str, run: FinishedRun, out: Path) -> Path:
     used = {k: config[k] for k in ("scale", "base_seed", "device")}
     used[paper] = {config["scale"]: config[paper][config["scale"]]}
     (folder / "config.yaml").write_text(yaml.safe_dump(used, sort_keys=False))
-    jobs = _job_records(results, paper, run.estimate)
+    jobs = _job_records(results, paper, job_attrs, run.estimate)
     _write_costs(folder / "costs.csv", jobs)
     (folder / "RUN.md").write_text(_run_md(spec, config["scale"], prov, jobs, rows, run))
     return folder
